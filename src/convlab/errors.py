@@ -1,0 +1,26 @@
+"""User-facing errors: each carries one line that says what was wrong and what to do."""
+
+
+class ConvlabError(Exception):
+    """Bad input the user can fix. The CLI prints it as one line and exits non-zero, no traceback."""
+
+
+class ConfigError(ConvlabError):
+    """A config value or combination that cannot work."""
+
+
+class DataError(ConvlabError):
+    """A missing, unreadable or corrupt data file."""
+
+
+class CheckpointError(ConvlabError):
+    """A checkpoint that cannot be loaded safely."""
+
+
+class DivergedError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, step: int, loss: float) -> None:
+        super().__init__(f"training loss became {loss} at step {step}; lower optim.lr or change the loss")
+        self.step = step
+        self.loss = loss

@@ -1,0 +1,1 @@
+"""From results.json to tables and pictures."""

@@ -1,0 +1,68 @@
+"""Confusion-matrix pictures. matplotlib is imported on use: it is slow to import."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from convlab.fileio import atomic_savefig
+
+
+def row_normalize(cm: Sequence[Sequence[int]]) -> np.ndarray:
+    """Each row (true class) divided by its total: the diagonal is per-class recall."""
+    m = np.asarray(cm, dtype=float)
+    totals = m.sum(axis=1, keepdims=True)
+    return np.divide(m, totals, out=np.zeros_like(m), where=totals > 0)
+
+
+def draw_confusion(
+    ax: Any, matrix: np.ndarray, class_names: Sequence[str], title: str, fmt: str, vmax: float | None = None
+) -> Any:
+    """One annotated heatmap: rows are true classes, columns predicted."""
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=vmax if vmax is not None else max(matrix.max(), 1e-9))
+    ticks = range(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(ticks, class_names, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    if len(class_names) <= 20:
+        threshold = (vmax if vmax is not None else matrix.max()) / 2
+        for (i, j), v in np.ndenumerate(matrix):
+            ax.text(
+                j,
+                i,
+                format(v, fmt),
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if v > threshold else "black",
+            )
+    return image
+
+
+def confusion_matrix_png(
+    cm: Sequence[Sequence[int]], class_names: Sequence[str], path: str | Path, title: str = ""
+) -> Path:
+    """Counts and row-normalised matrices side by side, class names on both axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = np.asarray(cm)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.4), layout="constrained")
+    draw_confusion(left, counts, class_names, "counts", "d")
+    image = draw_confusion(
+        right, row_normalize(counts), class_names, "row-normalised (recall on the diagonal)", ".2f", vmax=1.0
+    )
+    fig.colorbar(image, ax=right, shrink=0.8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    try:
+        return atomic_savefig(fig, path, dpi=110)
+    finally:
+        plt.close(fig)

@@ -1,0 +1,167 @@
+"""Classification: model + loss + optimizer factory + torchmetrics, with cheap per-step logging."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+from convlab.errors import DivergedError
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
+
+
+class ClassificationTask(pl.LightningModule):
+    """Trains a classifier and, at test end, leaves every figure results.json needs in ``test_results``.
+
+    Training statistics are accumulated on the device and logged once per epoch; the step loss is
+    logged only every ``trainer.log_every_n_steps`` steps. Logging a metric object every step costs
+    a few ms per step, a large share of a small model's step time.
+    """
+
+    kind = "classification"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: nn.Module,
+        optimizer: OptimizerFactory,
+        class_names: Sequence[str],
+        scheduler: SchedulerFactory | None = None,
+        seed: int = 0,
+        example_input: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        self.model, self.loss_fn = model, loss
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.class_names = list(class_names)
+        self.seed = seed
+        self.example_input_array = example_input  # lets the model summary show each layer's shapes
+        # The resolved run config, group choices and overrides as plain containers, stored in
+        # checkpoints so eval can rebuild the run; set by convlab.build.
+        self.checkpoint_meta: dict[str, Any] = {}
+        # Test metrics are made at test start and kept in a plain dict, outside the module tree, so the
+        # model summary lists the model's layers rather than metric objects.
+        self._metrics: dict[str, MetricCollection] = {}
+        self._sums: dict[str, torch.Tensor] = {}
+        self.train_samples = 0
+        self.train_loop_seconds = 0.0
+        self.test_results: dict[str, Any] | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    # -- running sums (loss * n, correct, n) kept on the device: no host sync per step --------------
+    def _accumulate(self, stage: str, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        n = y.shape[0]
+        stats = torch.stack([loss.detach() * n, (logits.argmax(1) == y).sum().to(loss.dtype), loss.new_tensor(n)])
+        self._sums[stage] = self._sums[stage] + stats if stage in self._sums else stats
+
+    def _log_epoch(self, stage: str, prog_bar: bool = False) -> None:
+        stats = self._sums.pop(stage, None)
+        if stats is None:
+            return
+        stats = self.all_gather(stats).reshape(-1, 3).sum(0) if self.trainer.world_size > 1 else stats
+        loss_sum, correct, n = stats.tolist()
+        self.log_dict({f"{stage}/loss": loss_sum / n, f"{stage}/acc": correct / n}, prog_bar=prog_bar)
+
+    # -- training -------------------------------------------------------------------------------------
+    def on_train_epoch_start(self) -> None:
+        # Reseed per epoch so dropout draws depend only on (seed, epoch): a resumed run matches an
+        # uninterrupted one bit for bit.
+        torch.manual_seed(self.seed * 100_003 + self.current_epoch)
+        self._epoch_start = time.perf_counter()
+        self._last_batch_end = self._epoch_start
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        logits = self.model(x)
+        loss = self.loss_fn(logits, y)
+        step = self.global_step
+        log_now = (step + 1) % self.trainer.log_every_n_steps == 0  # the steps Lightning writes logs at
+        # A finiteness check syncs with the device: free on CPU, so every step there; elsewhere when logging.
+        if (log_now or self.device.type == "cpu") and not torch.isfinite(loss):
+            raise DivergedError(step, float(loss))
+        if log_now:
+            self.log("train/loss_step", loss, prog_bar=True, on_step=True, on_epoch=False)
+        self._accumulate("train", loss, logits, y)
+        self.train_samples += y.shape[0]
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self._last_batch_end = time.perf_counter()
+
+    def on_train_epoch_end(self) -> None:
+        # Time only the training batches, not the validation run that Lightning nests before this hook.
+        self.train_loop_seconds += self._last_batch_end - self._epoch_start
+        self._log_epoch("train")
+
+    # -- validation -----------------------------------------------------------------------------------
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        logits = self.model(x)
+        self._accumulate("val", self.loss_fn(logits, y), logits, y)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val", prog_bar=True)
+
+    # -- test -----------------------------------------------------------------------------------------
+    def on_test_epoch_start(self) -> None:
+        n = len(self.class_names)
+        self._metrics["test"] = MetricCollection(
+            {
+                "acc": MulticlassAccuracy(n, average="micro"),
+                "f1_macro": MulticlassF1Score(n, average="macro"),
+                "precision": MulticlassPrecision(n, average="none"),
+                "recall": MulticlassRecall(n, average="none"),
+                "f1": MulticlassF1Score(n, average="none"),
+                "confusion_matrix": MulticlassConfusionMatrix(n),
+            }
+        ).to(self.device)
+        self.test_results = None
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        logits = self.model(x)
+        self._accumulate("test", self.loss_fn(logits, y), logits, y)
+        self._metrics["test"].update(logits, y)
+
+    def on_test_epoch_end(self) -> None:
+        stats = self._sums.pop("test")
+        if self.trainer.world_size > 1:
+            stats = self.all_gather(stats).reshape(-1, 3).sum(0)
+        loss_sum, _, n = stats.tolist()
+        m = {k: v.cpu() for k, v in self._metrics.pop("test").compute().items()}  # synced across ranks
+        self.test_results = {
+            "acc": float(m["acc"]),
+            "f1_macro": float(m["f1_macro"]),
+            "loss": loss_sum / n,
+            "samples": int(n),
+            "per_class": {k: m[k].tolist() for k in ("precision", "recall", "f1")},
+            "confusion_matrix": m["confusion_matrix"].long().tolist(),
+        }
+        self.log_dict({f"test/{k}": self.test_results[k] for k in ("acc", "f1_macro", "loss")})
+
+    # -- optimisation and checkpoints -----------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.model.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer)}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Only plain containers go in: the checkpoint must load with torch.load(weights_only=True).
+        checkpoint["convlab"] = {**self.checkpoint_meta, "class_names": self.class_names}

@@ -1,0 +1,123 @@
+"""Shared fixtures: compose configs the way `python train.py` does, and generated IDX/CSV files."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from convlab import resolvers
+from convlab.runtime import CONFIG_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+# A fast run: one epoch of two batches, no progress bar (tests read results, not terminals).
+QUICK = [
+    "trainer.max_epochs=1",
+    "++trainer.limit_train_batches=2",
+    "++trainer.limit_val_batches=1",
+    "~callbacks.rich_progress_bar",
+    "++trainer.enable_progress_bar=false",
+    "~callbacks.model_summary",
+    "++trainer.enable_model_summary=false",
+]
+
+resolvers.register()
+
+
+def compose_run(overrides: list[str], run_dir: Path, config_name: str = "config") -> DictConfig:
+    """Compose like Hydra's app does, with ``run_dir`` as the run's output directory."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(run_dir)
+        cfg.hydra.runtime.cwd = str(run_dir.parent)
+        cfg.hydra.job.num = 0
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@pytest.fixture
+def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
+    def make(overrides: list[str] = (), name: str = "run", config_name: str = "config") -> DictConfig:
+        return compose_run(list(overrides), tmp_path / name, config_name)
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
+
+
+def run_cli(script: str, *args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``python <script> args`` from the repository as a user would, inside ``cwd``."""
+    env = {**os.environ, "CONVLAB_DATA_DIR": str(cwd / "data"), "COLUMNS": "120", "HYDRA_FULL_ERROR": ""}
+    env.pop("HYDRA_FULL_ERROR")
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+# -- generated IDX files ----------------------------------------------------------------------------
+def idx_bytes(array: np.ndarray) -> bytes:
+    """IDX encoding of a uint8 array: magic 0x0000080N, big-endian dims, raw bytes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def fake_mnist(n_train: int = 200, n_test: int = 50, seed: int = 0) -> dict[str, np.ndarray]:
+    """Learnable stand-in digits: each class is a bright bar at its own row band, plus noise."""
+    rng = np.random.default_rng(seed)
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 40, size=(n, 28, 28))
+        for i, c in enumerate(labels):
+            images[i, 2 + 2 * c : 4 + 2 * c, 4:24] = 250
+        return images.astype(np.uint8), labels.astype(np.uint8)
+
+    tr_x, tr_y = make(n_train)
+    te_x, te_y = make(n_test)
+    return {
+        "train-images-idx3-ubyte": tr_x,
+        "train-labels-idx1-ubyte": tr_y,
+        "t10k-images-idx3-ubyte": te_x,
+        "t10k-labels-idx1-ubyte": te_y,
+    }
+
+
+def write_idx_files(folder: Path, arrays: dict[str, np.ndarray], gz: bool) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, array in arrays.items():
+        data = idx_bytes(array)
+        if gz:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(data))
+        else:
+            (folder / name).write_bytes(data)
+    return folder
+
+
+def write_digit_csv(path: Path, images: np.ndarray, labels: np.ndarray) -> Path:
+    header = "label," + ",".join(f"pixel{i}" for i in range(784))
+    rows = [",".join(map(str, [int(y), *x.reshape(-1).tolist()])) for x, y in zip(images, labels, strict=True)]
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
