@@ -11,13 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from convlab import resolvers
-from convlab.runtime import CONFIG_DIR
+from convlab.compose import compose_run
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -34,20 +31,6 @@ QUICK = [
 ]
 
 resolvers.register()
-
-
-def compose_run(overrides: list[str], run_dir: Path, config_name: str = "config") -> DictConfig:
-    """Compose like Hydra's app does, with ``run_dir`` as the run's output directory."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(run_dir)
-        cfg.hydra.runtime.cwd = str(run_dir.parent)
-        cfg.hydra.job.num = 0
-    HydraConfig.instance().set_config(cfg)
-    return cfg
 
 
 @pytest.fixture

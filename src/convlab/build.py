@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -36,6 +37,8 @@ def build_datamodule(cfg: DictConfig) -> pl.LightningDataModule:
 
 def build_task(cfg: DictConfig, datamodule: pl.LightningDataModule) -> pl.LightningModule:
     model = make(cfg.model, "model")
+    if cfg.get("channels_last"):  # the data module hands over NHWC batches to match
+        model = model.to(memory_format=torch.channels_last)
     num_classes = getattr(datamodule, "num_classes", None)
     outputs = OmegaConf.select(cfg, "model.num_classes")
     if num_classes and outputs is not None and outputs != num_classes:

@@ -61,8 +61,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if trainer.interrupted:
             record.update(status="failed", error="interrupted before training finished")
         else:
+            start = time.perf_counter()
             trainer.test(task, datamodule=datamodule, verbose=False)
-            record.update(status="ok", test=task.test_results)
+            test_seconds = time.perf_counter() - start
+            record.update(
+                status="ok",
+                test=task.test_results,
+                test_seconds=round(test_seconds, 3),
+                test_samples_per_second=round(task.test_results["samples"] / test_seconds, 1),
+            )
     if trainer.is_global_zero:
         _write_outputs(out_dir, record, trainer)
     return record

@@ -1,0 +1,105 @@
+"""Benchmark convlab's training path against a hand-written loop and the tutorial pipeline.
+
+    python scripts/bench.py                   # mlp, lenet, cnn8 x batch 32, 64, 256; 3 interleaved repetitions
+    python scripts/bench.py --quick           # a short run (1 repetition, batch 64, small budgets)
+    python scripts/bench.py --json bench.json --variant channels_last=true
+
+Prints samples/s per pipeline with the ratios a/b (convlab / hand loop) and a/c (convlab / tutorial),
+then start-up time, evaluation samples/s and peak memory. Figures vary with the machine; ratios
+measured in one run are comparable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from convlab import bench
+from convlab.runtime import quiet_libraries
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one repetition, batch 64, small budgets")
+    parser.add_argument("--json", type=Path, help="write the rows {model, batch_size, pipeline, samples_per_second}")
+    parser.add_argument("--models", nargs="+", default=list(bench.MODELS), choices=bench.MODELS)
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=None)
+    parser.add_argument("--repetitions", type=int, default=None, help="default 3 (1 with --quick)")
+    parser.add_argument("--threads", type=int, default=bench.default_threads())
+    parser.add_argument("--variant", nargs="*", default=[], help="extra overrides for every pipeline")
+    parser.add_argument("--skip-process", action="store_true", help="skip start-up, evaluation and memory")
+    args = parser.parse_args()
+    batch_sizes = args.batch_sizes or ([64] if args.quick else list(bench.BATCH_SIZES))
+    repetitions = args.repetitions or (1 if args.quick else 3)
+    if repetitions < 1 or any(b < 1 for b in batch_sizes) or args.threads < 1:
+        parser.error("--repetitions, --batch-sizes and --threads must be positive")
+
+    console = Console(stderr=True)
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    quiet_libraries()
+    torch.set_num_threads(args.threads)
+
+    with bench.temporary_workdir() as tmp:
+        workdir = Path(tmp)
+        dataset = bench.bench_dataset(str(Path("data").resolve()))
+        console.print(
+            f"dataset={dataset} threads={args.threads} repetitions={repetitions} torch {torch.__version__} "
+            f"on {platform.processor() or platform.machine()}, {bench.default_threads()} cores"
+        )
+        runner = bench.Bench(dataset, workdir, args.threads, args.variant)
+        started = time.perf_counter()
+        rows = bench.measure(
+            runner,
+            args.models,
+            batch_sizes,
+            bench.PIPELINES,
+            repetitions,
+            0.25 if args.quick else 1.0,
+            progress=lambda line: console.print(f"  {line}", style="dim"),
+        )
+        print_table(rows, f"training samples/s, median of {repetitions} ({time.perf_counter() - started:.0f} s)")
+        if args.json:
+            bench.write_json(args.json, rows)
+            console.print(f"wrote {args.json}")
+        if not args.skip_process:
+            print_process_figures(runner, workdir, dataset, args.models, quick=args.quick)
+
+
+def print_table(rows: list[bench.Row], title: str) -> None:
+    table = Table(title=title, title_justify="left")
+    for col in ("model", "batch", *bench.PIPELINES, "a/b", "a/c"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for (model, batch), r in bench.ratios(rows).items():
+        rates = [f"{r[p]:,.0f}" if p in r else "-" for p in bench.PIPELINES]
+        table.add_row(model, str(batch), *rates, f"{r['a/b']:.2f}", f"{r['a/c']:.2f}")
+    Console().print(table)
+
+
+def print_process_figures(runner: bench.Bench, workdir: Path, dataset: str, models: list[str], quick: bool) -> None:
+    console = Console()
+    reps = 1 if quick else 3
+    table = Table(title="whole-process figures", title_justify="left", show_header=False)
+    table.add_row("python train.py: start to first optimizer step", f"{bench.startup_seconds(workdir, reps):.1f} s")
+    table.add_row("  of which `import pytorch_lightning`", f"{bench.import_seconds('pytorch_lightning', reps):.1f} s")
+    table.add_row("  of which `import torch`", f"{bench.import_seconds('torch', reps):.1f} s")
+    for model in models:
+        rate = bench.eval_samples_per_second(runner, model)
+        table.add_row(f"evaluation samples/s, {model}", f"{rate:,.0f}")
+    if not quick:
+        table.add_row(f"peak RSS, LeNet 1 epoch on {dataset}", f"{bench.peak_rss_mb(workdir, dataset):,.0f} MB")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
