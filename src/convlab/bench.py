@@ -120,7 +120,7 @@ class Bench:
         start = time.perf_counter()
         for s in starts:
             index = order[s : s + batch_size]
-            x, y = dm.normalize(images[index]), labels[index]
+            x, y = dm.normalize(images.index_select(0, index)), labels.index_select(0, index)
             optimizer.zero_grad(set_to_none=True)
             loss_fn(net(x), y).backward()
             optimizer.step()
