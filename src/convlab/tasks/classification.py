@@ -70,13 +70,15 @@ class ClassificationTask(pl.LightningModule):
         stats = torch.stack([loss.detach() * n, (logits.argmax(1) == y).sum().to(loss.dtype), loss.new_tensor(n)])
         self._sums[stage] = self._sums[stage] + stats if stage in self._sums else stats
 
-    def _log_epoch(self, stage: str, prog_bar: bool = False) -> None:
+    def _log_epoch(self, stage: str, prog_bar: bool = False) -> tuple[float, float] | None:
+        """Log the epoch's loss and accuracy over all ranks; return them."""
         stats = self._sums.pop(stage, None)
         if stats is None:
-            return
+            return None
         stats = self.all_gather(stats).reshape(-1, 3).sum(0) if self.trainer.world_size > 1 else stats
         loss_sum, correct, n = stats.tolist()
         self.log_dict({f"{stage}/loss": loss_sum / n, f"{stage}/acc": correct / n}, prog_bar=prog_bar)
+        return loss_sum / n, correct / n
 
     # -- training -------------------------------------------------------------------------------------
     def on_train_epoch_start(self) -> None:
@@ -92,9 +94,10 @@ class ClassificationTask(pl.LightningModule):
         loss = self.loss_fn(logits, y)
         step = self.global_step
         log_now = (step + 1) % self.trainer.log_every_n_steps == 0  # the steps Lightning writes logs at
-        # A finiteness check syncs with the device: free on CPU, so every step there; elsewhere when logging.
-        if (log_now or self.device.type == "cpu") and not torch.isfinite(loss):
-            raise DivergedError(step, float(loss))
+        # A finiteness check syncs with the device: free on CPU, so every step there; elsewhere when logging
+        # (and at epoch end, from the epoch's loss sum).
+        if log_now or self.device.type == "cpu":
+            self._stop_if_diverged(loss, step)
         if log_now:
             self.log("train/loss_step", loss, prog_bar=True, on_step=True, on_epoch=False)
         self._accumulate("train", loss, logits, y)
@@ -107,7 +110,18 @@ class ClassificationTask(pl.LightningModule):
     def on_train_epoch_end(self) -> None:
         # Time only the training batches, not the validation run that Lightning nests before this hook.
         self.train_loop_seconds += self._last_batch_end - self._epoch_start
-        self._log_epoch("train")
+        epoch = self._log_epoch("train")
+        if epoch is not None:  # the same summed value on every rank: they all stop together
+            self._stop_if_diverged(torch.tensor(epoch[0]), self.global_step - 1, collective=False)
+
+    def _stop_if_diverged(self, loss: torch.Tensor, step: int, collective: bool = True) -> None:
+        """Raise DivergedError on a NaN/inf loss. Under DDP every rank must decide alike: a rank that stopped
+        alone would leave the others waiting forever in their next gradient all-reduce."""
+        diverged = not bool(torch.isfinite(loss.detach()))
+        if collective and self.trainer.world_size > 1:
+            diverged = self.trainer.strategy.reduce_boolean_decision(diverged, all=False)
+        if diverged:
+            raise DivergedError(step, loss.detach().item())
 
     # -- validation -----------------------------------------------------------------------------------
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
