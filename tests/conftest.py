@@ -46,14 +46,19 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
 
 
+def cli_env(cwd: Path) -> dict[str, str]:
+    """The environment of a user running a command in ``cwd`` (data under ``cwd/data``, short errors)."""
+    env = {**os.environ, "CONVLAB_DATA_DIR": str(cwd / "data"), "COLUMNS": "120"}
+    env.pop("HYDRA_FULL_ERROR", None)
+    return env
+
+
 def run_cli(script: str, *args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run ``python <script> args`` from the repository as a user would, inside ``cwd``."""
-    env = {**os.environ, "CONVLAB_DATA_DIR": str(cwd / "data"), "COLUMNS": "120", "HYDRA_FULL_ERROR": ""}
-    env.pop("HYDRA_FULL_ERROR")
     return subprocess.run(
         [sys.executable, str(ROOT / script), *args],
         cwd=cwd,
-        env=env,
+        env=cli_env(cwd),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -131,6 +131,6 @@ def test_never_overwrites_a_finished_run(compose_cfg) -> None:
     cfg = compose_cfg(QUICK)
     train(cfg)
     before = (Path(cfg.paths.output_dir) / "results.json").read_bytes()
-    with pytest.raises(ConfigError, match="already holds a finished run"):
+    with pytest.raises(ConfigError, match=r"already holds another run's results\.json"):
         train(cfg)
     assert (Path(cfg.paths.output_dir) / "results.json").read_bytes() == before

@@ -10,15 +10,18 @@ from typing import Any
 from convlab.errors import CheckpointError
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """torch.load(weights_only=True), turning every failure into one CheckpointError line."""
+def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
+    """torch.load(weights_only=True), turning every failure into one CheckpointError line.
+
+    ``mmap=True`` maps the tensors instead of reading them: cheap when only the metadata is needed.
+    """
     import torch
 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else "unpickling error"
         if "weights_only" in str(e) or "Unsupported global" in str(e):

@@ -21,6 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 from convlab import resolvers
 from convlab.config_checks import check_config
 from convlab.errors import ConvlabError
+from convlab.launch import check_launch
 from convlab.runtime import CONFIG_DIR
 
 EXIT_BAD_INPUT = 2
@@ -68,6 +69,7 @@ def precheck(argv: list[str], config_name: str, extra_check: Callable | None = N
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
             for overrides in jobs:
                 cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
+                check_launch(cfg, bool(args.multirun))
                 (extra_check or check_config)(cfg)
     except (HydraException, OmegaConfBaseException) as e:
         cause = e.__cause__

@@ -9,6 +9,10 @@ class ConfigError(ConvlabError):
     """A config value or combination that cannot work."""
 
 
+class RunDirInUseError(ConfigError):
+    """The run directory already belongs to another run."""
+
+
 class DataError(ConvlabError):
     """A missing, unreadable or corrupt data file."""
 

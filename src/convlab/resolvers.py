@@ -9,7 +9,6 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-RUN_DIR_ENV = "CONVLAB_RUN_DIR"
 _claimed: dict[str, str] = {}
 
 
@@ -17,11 +16,9 @@ def unique_dir(base: str) -> str:
     """Claim a directory that no other run uses: ``base``, else ``base.1``, ``base.2``, ...
 
     ``mkdir`` without exist_ok is atomic, so two runs started in the same second never share a
-    directory. The answer is cached per process (Hydra resolves the run dir more than once), and
-    worker processes that Lightning's DDP launcher starts reuse the directory of rank 0.
+    directory. The answer is cached per process (Hydra resolves the run dir more than once). Worker
+    processes that Lightning's DDP launcher starts are given rank 0's directory as ``hydra.run.dir``.
     """
-    if os.environ.get(RUN_DIR_ENV):
-        return os.environ[RUN_DIR_ENV]
     if base not in _claimed:
         Path(base).parent.mkdir(parents=True, exist_ok=True)
         for i in range(10_000):
@@ -48,3 +45,8 @@ def slug(text: str, max_len: int = 100) -> str:
 def register() -> None:
     OmegaConf.register_new_resolver("convlab_unique", unique_dir, replace=True)
     OmegaConf.register_new_resolver("convlab_slug", slug, replace=True)
+
+
+# Also on import: a job unpickled in another process (the submitit launcher's SLURM tasks) imports convlab
+# but never runs the command-line entry point, and still resolves its run directory with these.
+register()

@@ -33,6 +33,11 @@ def quiet_libraries() -> None:
     # Lightning 2.6 on torch >= 2.10 trips torch's own deprecation of LeafSpec checks: not actionable here.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings("ignore", message=r".*the number of training batches.*smaller than the logging interval.*")
+    # Under DDP the task logs sums it has already all-gathered; Lightning cannot know and suggests sync_dist.
+    warnings.filterwarnings("ignore", message=r".*It is recommended to use `self.log\(.*sync_dist=True\)`.*")
+    warnings.filterwarnings("ignore", message=r".*torch.distributed.nn.functional.all_gather is deprecated.*")
+    # A resumed run writes into a new directory of its own by design, never into the interrupted run's.
+    warnings.filterwarnings("ignore", message=r".*The dirpath has changed from .* won't be reloaded.*")
 
 
 def _drop_chatter(record: logging.LogRecord) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 import traceback
@@ -18,9 +17,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from convlab.cli import EXIT_BAD_INPUT, one_line, run_cli
 from convlab.config_checks import check_config
-from convlab.errors import ConfigError, ConvlabError, DivergedError
-from convlab.resolvers import RUN_DIR_ENV
+from convlab.errors import ConvlabError, DivergedError, RunDirInUseError
+from convlab.launch import check_unused_run_dir, process_rank
 from convlab.results import RESULTS_NAME, write_results
+from convlab.resume import check_ckpt_path, check_resumable, resume_checkpoint
 from convlab.runtime import CONFIG_DIR, describe_run, setup_runtime
 
 log = logging.getLogger("convlab")
@@ -31,28 +31,31 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from convlab.build import build_datamodule, build_task, build_trainer
     from convlab.models import count_parameters
 
-    check_config(cfg)
+    check_train_config(cfg)
     out_dir = Path(cfg.paths.output_dir)
-    if (out_dir / RESULTS_NAME).exists():
-        raise ConfigError(f"{out_dir} already holds a finished run; choose a new hydra.run.dir")
+    check_unused_run_dir(out_dir)
+    resume = resume_checkpoint(cfg)  # loaded weights_only and checked before any data is read
     record = describe_run(cfg)
     setup_runtime(cfg)
     datamodule = build_datamodule(cfg)
     task = build_task(cfg, datamodule)
+    if resume:
+        check_resumable(resume[1], task, resume[0])
+        record["resumed_from"] = str(resume[0])
     trainer = build_trainer(cfg)
     record.update(params=count_parameters(task.model), **datamodule.describe())
     for logger in trainer.loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    if trainer.world_size > 1:  # Lightning's DDP workers re-run this command: keep them in this directory
-        os.environ[RUN_DIR_ENV] = str(out_dir)
 
     start = time.perf_counter()
     try:
-        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+        trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume[0]) if resume else None, weights_only=True)
     except DivergedError as e:
         record.update(status="diverged", error=str(e), diverged_at_step=e.step)
     record.update(
         epochs=trainer.current_epoch,
+        steps=trainer.global_step,
+        world_size=trainer.world_size,
         train_seconds=round(time.perf_counter() - start, 3),
         samples_per_second=round(task.train_samples / task.train_loop_seconds, 1) if task.train_loop_seconds else None,
         checkpoints=_checkpoint_paths(trainer),
@@ -73,6 +76,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if trainer.is_global_zero:
         _write_outputs(out_dir, record, trainer)
     return record
+
+
+def check_train_config(cfg: DictConfig) -> None:
+    """Everything about a training command line that can be checked without reading data."""
+    check_config(cfg)
+    check_ckpt_path(cfg)
 
 
 def _checkpoint_paths(trainer: Any) -> dict[str, str]:
@@ -107,7 +116,8 @@ def run_job(job: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig) -> dic
         return job(cfg)
     except ConvlabError as e:
         message = one_line(str(e))
-        _record_failure(cfg, message)
+        if not isinstance(e, RunDirInUseError):  # that directory is another run's: leave it as it is
+            _record_failure(cfg, message)
         if not multirun:
             print(f"convlab: error: {message}", file=sys.stderr, flush=True)
             sys.exit(EXIT_BAD_INPUT)
@@ -121,9 +131,10 @@ def run_job(job: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig) -> dic
 
 
 def _record_failure(cfg: DictConfig, message: str) -> None:
-    """Leave a results.json with status failed in the job's own (new) directory, never elsewhere."""
+    """Leave a results.json with status failed in the job's own (new) directory, never elsewhere.
+    Only rank 0 records: the other processes of a distributed run share its directory."""
     out_dir = Path(str(OmegaConf.select(cfg, "paths.output_dir")))
-    if (out_dir / RESULTS_NAME).exists() or not out_dir.is_dir():
+    if (out_dir / RESULTS_NAME).exists() or not out_dir.is_dir() or process_rank() != 0:
         return
     try:
         record = describe_run(cfg)
@@ -148,4 +159,4 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
-    run_cli(_hydra_main, "config")
+    run_cli(_hydra_main, "config", extra_check=check_train_config)
