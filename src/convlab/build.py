@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 from convlab.config_checks import command_line_overrides, group_choices
@@ -22,7 +23,7 @@ def make(node: DictConfig, key: str, **kwargs: Any) -> Any:
         cause = e.__cause__
         if isinstance(cause, ConvlabError):
             raise cause from None
-        if isinstance(cause, (TypeError, ValueError)):
+        if isinstance(cause, (TypeError, ValueError, MisconfigurationException)):
             raise ConfigError(f"{key}: {cause}") from None
         raise
 

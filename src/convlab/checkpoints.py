@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import pickle
-import zipfile
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 from convlab.errors import CheckpointError
+
+# What torch's weights-only unpickler says when a file asks for a class or function it will not build.
+UNSAFE_MARKERS = (
+    "was not an allowed global",
+    "is blocked",
+    "Can only create new object",
+    "Trying to call reduce for unrecognized function",
+)
+# Lines of torch's weights-only error that explain torch.load rather than this file.
+TORCH_BOILERPLATE = ("Weights only load failed", "Check the documentation", "Please file an issue", "(1) ", "(2) ")
 
 
 def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
@@ -21,18 +32,30 @@ def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols in damaged files; we say more
+            warnings.simplefilter("ignore", UserWarning)
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else "unpickling error"
-        if "weights_only" in str(e) or "Unsupported global" in str(e):
-            reason = "it needs arbitrary unpickling, which could run code; refused"
-        raise CheckpointError(f"{path}: not loadable with weights_only=True ({reason})") from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({first})") from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        if any(s in str(e) for s in UNSAFE_MARKERS):
+            wanted = re.search(r"GLOBAL (\S+)", str(e))
+            raise CheckpointError(
+                f"{path}: not loadable with weights_only=True (it needs arbitrary unpickling"
+                f"{f' of {wanted.group(1)}' if wanted else ''}, which could run code; refused)"
+            ) from None
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({_reason(e)})") from None
+    except Exception as e:  # damaged bytes surface as many types (IndexError, KeyError, zip and EOF errors, ...)
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({_reason(e)})") from None
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
         raise CheckpointError(f"{path}: not a Lightning checkpoint (no state_dict)")
     return checkpoint
+
+
+def _reason(e: Exception) -> str:
+    """The line of an error that is about the file (torch's weights-only message wraps it in advice)."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    about_the_file = [line for line in lines if not line.startswith(TORCH_BOILERPLATE)]
+    line = re.split(r"(?<=\.)\s", (about_the_file or lines or [""])[0])[0]  # its first sentence
+    return f"{type(e).__name__}: {line}" if line else type(e).__name__
 
 
 def run_dir_of(ckpt_path: str | Path) -> Path:

@@ -81,6 +81,8 @@ def evaluate(eval_cfg: DictConfig) -> dict[str, Any]:
 
 
 def _check_eval(cfg: DictConfig) -> None:
+    if OmegaConf.is_missing(cfg, "ckpt_path"):
+        raise ConfigError("ckpt_path has no value: python eval.py ckpt_path=<run dir>/checkpoints/last.ckpt")
     path = Path(str(cfg.ckpt_path))
     if not path.is_file():
         raise ConfigError(f"ckpt_path={path}: no such file (expected <run dir>/checkpoints/last.ckpt)")

@@ -85,13 +85,12 @@ def _config_world_size(cfg: DictConfig) -> int:
 
 
 def _raw(cfg: DictConfig, key: str) -> str | None:
-    """A config value as written, interpolations unresolved (resolving a run dir would claim it)."""
-    parent_key, _, leaf = key.rpartition(".")
-    parent = OmegaConf.select(cfg, parent_key, default=None) if parent_key else cfg
-    if parent is None or leaf not in parent:
-        return None
-    value = OmegaConf.to_container(parent, resolve=False).get(leaf)
-    return None if value is None else str(value)
+    """A config value as written, interpolations unresolved: resolving a run dir would claim (create) it,
+    and so would ``in`` or attribute access on its node."""
+    node = OmegaConf.to_container(cfg, resolve=False)
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return None if node is None else str(node)
 
 
 def _check_writable(key: str, path: str | None) -> None:

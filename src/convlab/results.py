@@ -7,6 +7,7 @@ truncated or foreign file is named as such rather than half-used.
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import subprocess
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 
 from convlab.errors import ConvlabError
 from convlab.fileio import atomic_write_json
+
+log = logging.getLogger("convlab")
 
 RESULTS_NAME = "results.json"
 STATUSES = ("ok", "diverged", "failed")
@@ -53,9 +56,13 @@ def git_commit(cwd: str | Path | None = None) -> str | None:
 
 
 def write_results(run_dir: str | Path, results: dict[str, Any]) -> Path:
+    from convlab.launch import process_rank
+
     if results.get("status") not in STATUSES:
         raise ValueError(f"results status must be one of {STATUSES}, got {results.get('status')!r}")
-    return atomic_write_json(Path(run_dir) / RESULTS_NAME, results)
+    path = atomic_write_json(Path(run_dir) / RESULTS_NAME, results)
+    log.info("rank %d wrote %s", process_rank(), path)  # in the run's log: which process wrote it, and when
+    return path
 
 
 def read_results(path: str | Path) -> dict[str, Any]:

@@ -80,8 +80,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 def check_train_config(cfg: DictConfig) -> None:
     """Everything about a training command line that can be checked without reading data."""
+    check_ckpt_path(cfg)  # first: it needs no imports, the pairing checks in check_config do
     check_config(cfg)
-    check_ckpt_path(cfg)
 
 
 def _checkpoint_paths(trainer: Any) -> dict[str, str]:

@@ -44,22 +44,29 @@ def read_digit_csv(path: str | Path, num_classes: int = 10) -> Split:
 
 
 def _parse_rows(path: Path, rows: str) -> np.ndarray:
-    lines = rows.splitlines()
-    if not any(line.strip() for line in lines):
+    # Blank lines are skipped; every other line must be a full row. Counting the columns here names the exact
+    # line (numpy's own row numbers skip blank lines) and nothing is silently dropped: no "#" comments either.
+    numbered = [(n, line) for n, line in enumerate(rows.splitlines(), start=2) if line.strip()]
+    if not numbered:
         raise DataError(f"{path}: no data rows after the header")
+    for n, line in numbered:
+        if line.count(",") != NUM_PIXELS:
+            raise DataError(f"{path}: line {n} has {line.count(',') + 1} columns, expected {NUM_PIXELS + 1}")
     try:
         # np.loadtxt parses in C; it raises ValueError naming the bad row and column.
-        table = np.loadtxt(lines, delimiter=",", dtype=np.int64, ndmin=2)
+        return np.loadtxt([line for _, line in numbered], delimiter=",", dtype=np.int64, ndmin=2, comments=None)
     except ValueError as e:
-        raise DataError(f"{path}: {_with_file_line(_first_line(e))}") from None
-    if table.shape[1] != NUM_PIXELS + 1:
-        raise DataError(f"{path}: rows have {table.shape[1]} columns, expected {NUM_PIXELS + 1}")
-    return table
+        raise DataError(f"{path}: {_with_file_line(_first_line(e), [n for n, _ in numbered])}") from None
 
 
-def _with_file_line(message: str) -> str:
-    """numpy counts data rows from 0; say which line of the file (the header is line 1)."""
-    return re.sub(r"at row (\d+), column (\d+)\.?", lambda m: f"on line {int(m[1]) + 2}, column {m[2]}", message)
+def _with_file_line(message: str, line_numbers: list[int]) -> str:
+    """numpy counts the rows it was given from 0; say which line of the file that was."""
+
+    def file_line(m: re.Match) -> str:
+        row = int(m[1])
+        return f"on line {line_numbers[row] if row < len(line_numbers) else row + 2}, column {m[2]}"
+
+    return re.sub(r"at row (\d+), column (\d+)\.?", file_line, message)
 
 
 def _first_line(e: Exception) -> str:

@@ -22,6 +22,7 @@ from convlab.data.tensor_data import Split, TensorDataModule
 from convlab.errors import DataError
 
 DOWNLOAD_TIMEOUT_S = 30
+IMAGE_SHAPE = (28, 28)
 
 
 class MnistDataModule(TensorDataModule):
@@ -53,7 +54,11 @@ class MnistDataModule(TensorDataModule):
     def load(self) -> tuple[Split, Split, list[str]]:
         self._ensure_files()
         for name in self.file_names:
-            check_idx(self.raw_dir / name, ndim=3 if "images" in name else 1)
+            shape = check_idx(self.raw_dir / name, ndim=3 if "images" in name else 1)
+            if len(shape) == 3 and shape[1:] != IMAGE_SHAPE:
+                raise DataError(
+                    f"{self.raw_dir / name}: images are {shape[1]}x{shape[2]}; {self.name} images are 28x28"
+                )
         splits = []
         for train in (True, False):
             ds = self.dataset_class(str(self.data_dir), train=train, download=False)

@@ -229,6 +229,11 @@ class TensorDataModule(pl.LightningDataModule):
     def _loader(self, split: Split | None, batch_size: int, shuffle: bool) -> DataLoader:
         if split is None:
             raise RuntimeError("call setup() before asking for a dataloader")
+        if len(split) == 0:  # tiny data or extreme fractions: say so before Lightning fails less clearly
+            which = "training" if shuffle else "validation" if split is self.val else "test"
+            raise DataError(
+                f"{type(self).__name__}: the {which} split is empty; use more data or change dataset.val_fraction"
+            )
         sampler = BatchIndexSampler(len(split), batch_size, shuffle=shuffle, seed=self.seed)
         return DataLoader(TensorPairs(split), batch_size=None, sampler=sampler, collate_fn=_as_batch)
 

@@ -1,0 +1,98 @@
+"""Checkpoints and results.json are written atomically: a writer that dies at any moment leaves the previous
+complete file (or the new complete one), never a truncated file that a later tool would read."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import ROOT
+
+from convlab import checkpoint_io
+from convlab.build import build_trainer
+from convlab.checkpoint_io import AtomicCheckpointIO
+from convlab.fileio import atomic_write
+from convlab.results import read_results, write_results
+
+
+@pytest.mark.parametrize("trainer", ["cpu", "gpu", "ddp"])
+def test_every_trainer_config_saves_checkpoints_atomically(compose_cfg, trainer: str) -> None:
+    cfg = compose_cfg([f"trainer={trainer}", "trainer.accelerator=cpu", "trainer.deterministic=true"])
+    assert isinstance(build_trainer(cfg).strategy.checkpoint_io, AtomicCheckpointIO)
+
+
+def test_a_save_that_dies_midway_leaves_the_previous_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"epoch": 0, "state_dict": {"w": torch.zeros(1000)}}, path)
+    before = path.read_bytes()
+
+    def dies_midway(obj: object, f: str | Path) -> None:
+        Path(f).write_bytes(before[: len(before) // 2])  # half a file, then the writer is gone
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint_io.torch, "save", dies_midway)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"epoch": 1, "state_dict": {"w": torch.ones(1000)}}, path)
+    assert path.read_bytes() == before
+    assert torch.load(path, weights_only=True)["epoch"] == 0
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no temp file left behind
+
+
+def test_results_json_that_dies_midway_leaves_the_previous_file(tmp_path: Path) -> None:
+    record = {"status": "ok", "dataset": "d", "model": "m", "optim": "o", "loss": "l", "overrides": [], "test": {}}
+    write_results(tmp_path, record)
+
+    def dies_midway(tmp: Path) -> None:
+        tmp.write_text('{"status": "ok", "data')
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(tmp_path / "results.json", dies_midway)
+    assert read_results(tmp_path) == record
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+# Saves checkpoints of ~16 MB in a loop, printing each version once it is in place.
+WRITER = """
+import sys, torch
+from convlab.checkpoint_io import AtomicCheckpointIO
+io, version = AtomicCheckpointIO(), 0
+while True:
+    io.save_checkpoint({"version": version, "state_dict": {"w": torch.full((4_000_000,), float(version))}}, sys.argv[1])
+    print(version, flush=True)
+    version += 1
+"""
+
+
+def test_sigkill_during_checkpoint_writes_never_leaves_a_truncated_file(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    interrupted_a_write = False
+    for attempt in range(3):  # until a kill is seen to land in the middle of a write (a temp file is left)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            assert proc.stdout.readline().strip().isdigit(), proc.stderr.read().decode()[-2000:]
+            time.sleep(random.Random(attempt).uniform(0.05, 0.5))
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+        checkpoint = torch.load(path, weights_only=True)  # complete: loads, and holds one whole version
+        assert torch.all(checkpoint["state_dict"]["w"] == checkpoint["version"])
+        leftovers = [p for p in path.parent.iterdir() if p.name != "last.ckpt"]
+        interrupted_a_write |= bool(leftovers)
+        for p in leftovers:
+            p.unlink()
+        if interrupted_a_write:
+            break
+    assert interrupted_a_write, "three kills all landed between writes: the test proved nothing"
