@@ -8,6 +8,8 @@ run directory, whether Lightning starts the workers or torchrun does.
 from __future__ import annotations
 
 import math
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +17,12 @@ from pathlib import Path
 import pytest
 from conftest import QUICK, ROOT, cli_env, compose_run, run_cli
 
+from convlab.cli import precheck
 from convlab.errors import ConfigError
 from convlab.evaluate import evaluate
 from convlab.launch import check_launch
 from convlab.results import read_results
+from convlab.train import check_train_config
 
 RUN = [
     "trainer=ddp",
@@ -95,3 +99,20 @@ def test_processes_of_an_external_launcher_must_be_given_one_run_dir(compose_cfg
     with pytest.raises(ConfigError, match=r"give every process the same run directory with hydra.run.dir="):
         check_launch(cfg, multirun=False)
     check_launch(compose_cfg(["trainer=ddp", "hydra.run.dir=outputs/runs/shared"]), multirun=False)
+
+
+def readme_commands(section: str) -> list[list[str]]:
+    """The command lines in the README section's bash blocks, as argv lists."""
+    text = (ROOT / "README.md").read_text().split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    return [shlex.split(line, comments=True) for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_the_readme_distributed_commands_pass_the_precheck(monkeypatch) -> None:
+    commands = readme_commands("Multi-GPU and multi-node")
+    assert len(commands) >= 5 and any("submitit_slurm" in " ".join(c) for c in commands)
+    for argv in commands:
+        if argv[0] == "torchrun":
+            monkeypatch.setenv("WORLD_SIZE", "8")  # what torchrun sets in each process it starts
+        precheck(argv[argv.index("train.py") + 1 :], "config", check_train_config)
+        monkeypatch.delenv("WORLD_SIZE", raising=False)
