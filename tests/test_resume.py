@@ -14,9 +14,9 @@ import pytest
 import torch
 from conftest import QUICK, ROOT, cli_env, compose_run
 
-from convlab.errors import CheckpointError, ConfigError
+from convlab.errors import CheckpointError, ConfigError, RunDirInUseError
 from convlab.results import read_results
-from convlab.train import train
+from convlab.train import run_job, train
 
 # Three full epochs on the digits; small batches make each epoch long enough (81 steps) for the kill to
 # land between the first checkpoint and the end of the run. One thread: on a busy 2-core machine two
@@ -103,3 +103,15 @@ def test_a_checkpoint_of_another_model_is_refused_before_training(tmp_path: Path
     with pytest.raises(CheckpointError, match=r"weights do not fit this run's model"):
         train(compose_run([*QUICK, "model=lenet", f"ckpt_path={mlp_last}"], runs / "lenet"))
     assert not (runs / "lenet" / "checkpoints").exists()
+
+
+def test_a_directory_holding_another_runs_checkpoints_is_left_untouched(tmp_path: Path) -> None:
+    crashed = tmp_path / "crashed"  # e.g. hydra.run.dir=crashed given again after that run died
+    (crashed / "checkpoints").mkdir(parents=True)
+    (crashed / "checkpoints" / "last.ckpt").write_bytes(b"the crashed run's weights")
+    cfg = compose_run(QUICK, crashed)
+    with pytest.raises(RunDirInUseError, match=r"already holds another run's checkpoints.*ckpt_path=.*last.ckpt"):
+        train(cfg)
+    with pytest.raises(SystemExit):  # from the command line: one line, exit 2, and no failure record written there
+        run_job(train, cfg)
+    assert sorted(p.name for p in crashed.rglob("*")) == ["checkpoints", "last.ckpt"]

@@ -44,7 +44,8 @@ def check_launch(cfg: DictConfig, multirun: bool) -> None:
         raw = _raw(cfg, key)
         if raw and "${" not in raw:
             _check_writable(key, raw)
-    if not multirun and launched_by_distributed_launcher() and "convlab_unique" in (_raw(cfg, "hydra.run.dir") or ""):
+    distributed = _config_world_size(cfg) > 1 and launched_by_distributed_launcher()
+    if distributed and not multirun and "convlab_unique" in (_raw(cfg, "hydra.run.dir") or ""):
         raise ConfigError(
             "this is one process of a distributed launch (torchrun, srun or NODE_RANK): give every process the same "
             "run directory with hydra.run.dir=outputs/runs/<name>"

@@ -52,14 +52,16 @@ def resume_checkpoint(cfg: DictConfig) -> tuple[Path, dict[str, Any]] | None:
 
 def run_identity(config: dict[str, Any]) -> dict[str, Any]:
     """A resolved config without what differs between two runs of the same experiment: their directories."""
-    run_dir = str(config["paths"]["output_dir"])
+    run_dir = str(config["paths"]["output_dir"]).rstrip("/")
 
     def strip(value: Any) -> Any:
         if isinstance(value, dict):
             return {k: strip(v) for k, v in value.items()}
         if isinstance(value, list):
             return [strip(v) for v in value]
-        return value.replace(run_dir, RUN_DIR_PLACEHOLDER) if isinstance(value, str) else value
+        if isinstance(value, str) and (value == run_dir or value.startswith(run_dir + "/")):
+            return RUN_DIR_PLACEHOLDER + value[len(run_dir) :]  # the run dir itself or a path inside it
+        return value
 
     return strip({k: v for k, v in config.items() if k not in NOT_IDENTITY})
 
@@ -127,7 +129,7 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _first_difference(wanted: dict[str, Any], found: dict[str, Any]) -> str:
-    """The first key whose value differs, as ``key: this run has X, the other Y``."""
+    """The first key whose value differs, as ``key: this run has X, the checkpoint Y``."""
     a, b = _flatten(wanted), _flatten(found)
     for key in sorted(a.keys() | b.keys()):
         if a.get(key, "<absent>") != b.get(key, "<absent>"):
