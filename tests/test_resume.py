@@ -18,13 +18,14 @@ from convlab.errors import CheckpointError, ConfigError, RunDirInUseError
 from convlab.results import read_results
 from convlab.train import run_job, train
 
-# Three full epochs on the digits; small batches make each epoch long enough (81 steps) for the kill to
+# Three full epochs of the MLP on the digits; small batches make each epoch long enough (81 steps) for the kill to
 # land between the first checkpoint and the end of the run. One thread: on a busy 2-core machine two
 # torch threads spend most of their time waiting for each other.
 RUN = [
     "trainer.max_epochs=3",
     "dataset.batch_size=16",
     "threads=1",
+    "model=mlp",  # dropout: the resumed run must also draw the same random numbers
     *(o for o in QUICK if "limit_" not in o and "max_epochs" not in o),
 ]
 
