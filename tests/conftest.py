@@ -63,10 +63,13 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
 
 
-def run_cli(script: str, *args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run ``python <script> args`` from the repository as a user would, inside ``cwd``."""
-    env = {**os.environ, "CONVLAB_DATA_DIR": str(cwd / "data"), "COLUMNS": "120", "HYDRA_FULL_ERROR": ""}
-    env.pop("HYDRA_FULL_ERROR")
+def run_cli(
+    script: str, *args: str, cwd: Path, timeout: int = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``python <script> args`` from the repository as a user would, inside ``cwd``; ``env`` sets (or, with
+    None, removes) environment variables."""
+    settings = {"CONVLAB_DATA_DIR": str(cwd / "data"), "COLUMNS": "120", "HYDRA_FULL_ERROR": None, **(env or {})}
+    env = {k: v for k, v in {**os.environ, **settings}.items() if v is not None}
     return subprocess.run(
         [sys.executable, str(ROOT / script), *args],
         cwd=cwd,

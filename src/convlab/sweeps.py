@@ -71,21 +71,27 @@ def resume_job(cfg: DictConfig) -> dict[str, Any] | None:
     if not cfg.get("skip_done"):
         return None
     out_dir = Path(str(OmegaConf.select(cfg, "paths.output_dir")))
-    if not (out_dir / RESULTS_NAME).exists():
-        return None
-    previous = read_results(out_dir)
-    mine, theirs = job_identity(command_line_overrides()), job_identity(previous["overrides"])
-    if mine != theirs:
-        raise ConfigError(
-            f"{out_dir} holds the job [{' '.join(theirs)}], not [{' '.join(mine)}]: "
-            "resume with the sweep's original command line (same overrides, same order)"
-        )
-    if previous["status"] == "ok":
-        log.info("skip_done: %s finished earlier (status ok); skipped", out_dir.name)
-        return previous
-    moved_to = archive_attempt(out_dir)
-    log.info("skip_done: earlier attempt (status %s) moved to %s; running again", previous["status"], moved_to)
+    status = "killed before writing results.json"
+    if (out_dir / RESULTS_NAME).exists():
+        previous = read_results(out_dir)
+        mine, theirs = job_identity(command_line_overrides()), job_identity(previous["overrides"])
+        if mine != theirs:
+            raise ConfigError(
+                f"{out_dir} holds the job [{' '.join(theirs)}], not [{' '.join(mine)}]: "
+                "resume with the sweep's original command line (same overrides, same order)"
+            )
+        if previous["status"] == "ok":
+            log.info("skip_done: %s finished earlier (status ok); skipped", out_dir.name)
+            return previous
+        status = f"status {previous['status']}"
+    if _earlier_outputs(out_dir):
+        log.info("skip_done: earlier attempt (%s) moved to %s; running again", status, archive_attempt(out_dir))
     return None
+
+
+def _earlier_outputs(run_dir: Path) -> list[Path]:
+    """What an earlier attempt left: everything but Hydra's .hydra/, the job log and older attempts."""
+    return [p for p in run_dir.iterdir() if p.name not in (ATTEMPTS_DIR, ".hydra") and p.suffix != ".log"]
 
 
 def archive_attempt(run_dir: Path) -> Path:
@@ -98,9 +104,7 @@ def archive_attempt(run_dir: Path) -> Path:
         n += 1
     dest = attempts / str(n)
     dest.mkdir()
-    for child in run_dir.iterdir():
-        if child.name in (ATTEMPTS_DIR, ".hydra") or child.suffix == ".log":
-            continue
+    for child in _earlier_outputs(run_dir):
         child.rename(dest / child.name)
     return dest
 

@@ -158,9 +158,11 @@ def _record_failure(cfg: DictConfig, message: str) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> float:
     record = run_job(train_or_skip, cfg)
-    # What a sweeper (Optuna) maximises: validation accuracy, never test. NaN marks a failed trial.
+    # What a sweeper (Optuna) maximises: validation accuracy, never test. A job that diverged or failed
+    # scores 0, the worst accuracy: the study goes on (Hydra's Optuna sweeper stops at a non-number) and
+    # steers away from it; its results.json and the report say what happened.
     val_acc = ((record or {}).get("val") or {}).get("acc")
-    return float("nan") if val_acc is None else float(val_acc)
+    return 0.0 if val_acc is None else float(val_acc)
 
 
 def main() -> None:

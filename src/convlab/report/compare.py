@@ -163,7 +163,9 @@ def optuna_notes(sources: Sequence[Path]) -> list[str]:
 
             found = OmegaConf.load(path)
             params = " ".join(f"{k}={v}" for k, v in (found.get("best_params") or {}).items())
-            notes.append(f"Optuna ({Path(source).name}): best {params}, validation accuracy {found.get('best_value')}")
+            value = found.get("best_value")
+            value = f"{value:.4f}" if isinstance(value, float) else value
+            notes.append(f"Optuna ({Path(source).name}): best {params} (validation accuracy {value})")
     return notes
 
 
@@ -217,7 +219,7 @@ def job_row(comparison: Comparison, rank: int, job: Job) -> dict[str, Any]:
         "fold": fold,
         "threads": job.get("threads"),
         "error": job.get("error") if job.results else "no results.json: the job was killed or is still running",
-        "run_dir": str(job.run_dir),
+        "run_dir": str(job.run_dir.resolve()),
     }
 
 
