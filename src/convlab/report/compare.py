@@ -231,7 +231,7 @@ def group_rows(comparison: Comparison) -> list[dict[str, Any]]:
     rows = []
     for g in comparison.groups:
         first = g.jobs[0]
-        repeats = [o for j in g.jobs for o in j.overrides if override_key(o) in REPEAT_KEYS]
+        repeats = sorted((o for j in g.jobs for o in j.overrides if override_key(o) in REPEAT_KEYS), key=_natural)
         rows.append(
             {
                 "configuration": g.label,
@@ -243,6 +243,15 @@ def group_rows(comparison: Comparison) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _natural(override: str) -> tuple[str, float, str]:
+    """``seed=10`` after ``seed=9``."""
+    key, _, value = override.partition("=")
+    try:
+        return key, float(value), ""
+    except ValueError:
+        return key, float("inf"), value
 
 
 def format_cell(key: str, value: Any) -> str:
