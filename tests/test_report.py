@@ -128,7 +128,8 @@ def test_unfinished_jobs_are_listed_after_finished_ones_with_their_error(tmp_pat
     diverged = {**record(["optim.lr=1e30"], matrix(5)), "status": "diverged", "error": "loss became nan at step 3"}
     del diverged["test"]
     make_sweep(sweep, [failed, record(["model=mlp"], matrix(7)), diverged, record(["model=lenet"], matrix(9))])
-    (sweep / "4_model=killed" / ".hydra").mkdir(parents=True)  # a job killed before writing results.json
+    (sweep / "4_model=vgg" / ".hydra").mkdir(parents=True)  # a job killed before writing results.json
+    (sweep / "4_model=vgg" / ".hydra" / "overrides.yaml").write_text("- model=vgg\n")  # Hydra's record
     write_comparison_report([sweep], sweep)
 
     rows = read_csv(sweep / "comparison.csv")
@@ -140,7 +141,7 @@ def test_unfinished_jobs_are_listed_after_finished_ones_with_their_error(tmp_pat
         ("5", "missing"),
     ]
     assert rows[0]["overrides"] == "model=lenet" and rows[3]["error"] == "DataError: corrupt file"
-    assert "killed" in rows[4]["error"]
+    assert "killed" in rows[4]["error"] and rows[4]["overrides"] == "model=vgg"
     markdown = (sweep / "comparison.md").read_text()
     assert "- #4 `model=cnn8`: **failed**: DataError: corrupt file" in markdown
     page = (sweep / "report.html").read_text()

@@ -40,7 +40,15 @@ class Job:
 
     @property
     def overrides(self) -> list[str]:
-        return job_identity(list(self.results.get("overrides") or [])) if self.results else []
+        """From results.json; for a job that wrote none, from Hydra's record of the job's command line."""
+        if self.results:
+            return job_identity(list(self.results.get("overrides") or []))
+        hydra_record = self.run_dir / ".hydra" / "overrides.yaml"
+        if hydra_record.is_file():
+            from omegaconf import OmegaConf
+
+            return job_identity([str(o) for o in OmegaConf.load(hydra_record)])
+        return []
 
     @property
     def test(self) -> dict[str, Any]:
@@ -124,10 +132,9 @@ def collect_jobs(sources: Sequence[str | Path]) -> list[Job]:
 def build_comparison(jobs: list[Job], sources: Sequence[Path] = ()) -> Comparison:
     if not jobs:
         raise ConvlabError("nothing to compare: no jobs found")
+    # A single job keeps all its overrides as its label; several are told apart by what differs.
     common = sorted(set.intersection(*(set(j.overrides) for j in jobs))) if len(jobs) > 1 else []
     labels = {j.run_dir: " ".join(o for o in j.overrides if o not in common) or "(defaults)" for j in jobs}
-    if len(jobs) == 1:
-        labels = {j.run_dir: " ".join(j.overrides) or "(defaults)" for j in jobs}
     ranked = sorted(
         jobs,
         key=lambda j: (STATUS_ORDER.get(j.status, 9), -float(j.test.get("acc", 0.0)) if j.status == "ok" else 0.0),

@@ -130,7 +130,7 @@ def per_class_f1(comparison: Comparison, path: Path) -> Path:
         by_classes.setdefault(tuple(map(str, job.get("class_names"))), []).append(job)
     panels = list(by_classes.items()) or [((), [])]
     heights = [max(len(js), 1) * 0.45 + 1.6 for _, js in panels]
-    width = max(8.0, 0.75 * max(len(c) for c, _ in panels) + 5)
+    width = max(8.0, 0.6 * max(len(c) for c, _ in panels) + 4)
     fig, axes = plt.subplots(
         len(panels), 1, figsize=(width, sum(heights)), layout="constrained", squeeze=False, height_ratios=heights
     )
@@ -141,6 +141,7 @@ def per_class_f1(comparison: Comparison, path: Path) -> Path:
         f1 = np.array([job.test["per_class"]["f1"] for job in group], dtype=float)
         image = ax.imshow(f1, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
         ax.set_xticks(range(len(classes)), [c[:12] for c in classes], rotation=45, ha="right", fontsize=8)
+        ax.set_xlabel("class")
         ax.set_yticks(range(len(group)), [_wrap(comparison.label(j), 60) for j in group], fontsize=7)
         for (i, k), v in np.ndenumerate(f1):
             ax.text(k, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="black" if v > 0.6 else "white")
