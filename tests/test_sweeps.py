@@ -4,8 +4,11 @@ files, W&B offline runs, a job that raises, and resuming a sweep with skip_done.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
+import io
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -14,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import QUICK, run_cli
+from conftest import QUICK
+from hydra.core.global_hydra import GlobalHydra
 
 from convlab.cli import precheck
 from convlab.errors import ConfigError, ConvlabError
@@ -33,6 +37,32 @@ REPORT_FILES = [
 IMAGES = ["params_vs_accuracy.png", "confusion_matrices.png", "per_class_f1.png"]
 # No W&B account here, whatever the developer's machine has: the default mode must come out offline.
 NO_WANDB_ACCOUNT = {"WANDB_API_KEY": None, "WANDB_MODE": None, "NETRC": "/nonexistent/netrc"}
+
+
+def train_py(*args: str, cwd: Path, env: dict[str, str | None] | None = None) -> tuple[int, str]:
+    """``python train.py args`` in ``cwd``, run in this process (the interpreter and its imports are the
+    slow part of a subprocess here): the same main(), pre-check, Hydra launcher and callbacks. Returns the
+    exit code and stdout."""
+    from convlab.train import main
+
+    root = logging.getLogger()
+    saved_logging = root.handlers[:], root.level  # Hydra configures logging for every job
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        patch.chdir(cwd)
+        patch.setattr(sys, "argv", ["train.py", *args])
+        for name, value in {"CONVLAB_DATA_DIR": str(cwd / "data"), "COLUMNS": "120", **(env or {})}.items():
+            patch.delenv(name, raising=False) if value is None else patch.setenv(name, value)
+        try:
+            main()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        finally:
+            GlobalHydra.instance().clear()
+            root.handlers[:], _ = saved_logging
+            root.setLevel(saved_logging[1])
+    return code, out.getvalue()
 
 
 def the_sweep(cwd: Path) -> Path:
@@ -56,9 +86,9 @@ def check_png(path: Path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def three_jobs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     cwd = tmp_path_factory.mktemp("sweep")
-    proc = run_cli("train.py", "-m", "model=mlp,lenet,cnn8", "logger=[csv,tensorboard]", *QUICK, cwd=cwd)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return cwd, the_sweep(cwd), proc.stdout
+    code, stdout = train_py("-m", "model=mlp,lenet,cnn8", "logger=[csv,tensorboard]", *QUICK, cwd=cwd)
+    assert code == 0, stdout[-3000:]
+    return cwd, the_sweep(cwd), stdout
 
 
 def test_three_job_multirun_writes_three_results_and_a_report_with_three_rows(three_jobs) -> None:
@@ -154,8 +184,7 @@ def test_resume_skips_jobs_that_finished_ok_and_reruns_the_rest(three_jobs, tmp_
     write_results(failed, failed_record)
     finished = {job: (job / "results.json").read_bytes() for job in (first, last)}
 
-    proc = run_cli(
-        "train.py",
+    code, stdout = train_py(
         "-m",
         "model=mlp,lenet,cnn8",
         "logger=[csv,tensorboard]",
@@ -164,7 +193,7 @@ def test_resume_skips_jobs_that_finished_ok_and_reruns_the_rest(three_jobs, tmp_
         f"hydra.sweep.dir=outputs/sweeps/{sweep.name}",
         cwd=tmp_path,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert code == 0, stdout[-3000:]
     assert sweep_job_dirs(sweep) == [first, failed, last]  # the same job directories, nothing new
     for job, before in finished.items():
         assert (job / "results.json").read_bytes() == before and not (job / "attempts").exists()
@@ -217,8 +246,8 @@ def raising_job_with_wandb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     cwd = tmp_path_factory.mktemp("wandb")
     corrupt = cwd / "corrupt.ckpt"
     corrupt.write_bytes(b"this is not a checkpoint")
-    proc = run_cli("train.py", "-m", f"ckpt_path=null,{corrupt}", "logger=wandb", *QUICK, cwd=cwd, env=NO_WANDB_ACCOUNT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    code, stdout = train_py("-m", f"ckpt_path=null,{corrupt}", "logger=wandb", *QUICK, cwd=cwd, env=NO_WANDB_ACCOUNT)
+    assert code == 0, stdout[-3000:]
     return cwd, the_sweep(cwd)
 
 
