@@ -196,6 +196,19 @@ COLUMNS = [
     ("status", "status"),
 ]
 CSV_EXTRA = ["seed", "fold", "threads", "error", "run_dir"]
+# Right-aligned columns in markdown and html.
+NUMERIC = {
+    "rank",
+    "params",
+    "test_acc",
+    "f1_macro",
+    "test_loss",
+    "val_acc",
+    "epochs",
+    "train_seconds",
+    "samples_per_second",
+    "acc",
+}
 GROUP_COLUMNS = [
     ("configuration", "configuration"),
     ("model", "model"),
@@ -310,20 +323,6 @@ def _md_table(columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> lis
     lines.append("|" + "|".join("---:" if k in NUMERIC else "---" for k, _ in columns) + "|")
     lines += ["| " + " | ".join(cell(k, row[k]) for k, _ in columns) + " |" for row in rows]
     return lines
-
-
-NUMERIC = {
-    "rank",
-    "params",
-    "test_acc",
-    "f1_macro",
-    "test_loss",
-    "val_acc",
-    "epochs",
-    "train_seconds",
-    "samples_per_second",
-    "acc",
-}
 
 
 def to_markdown(comparison: Comparison, images: Sequence[str] = ()) -> str:
