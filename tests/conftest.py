@@ -53,12 +53,17 @@ def cli_env(cwd: Path) -> dict[str, str]:
     return env
 
 
-def run_cli(script: str, *args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run ``python <script> args`` from the repository as a user would, inside ``cwd``."""
+def run_cli(
+    script: str, *args: str, cwd: Path, timeout: int = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``python <script> args`` from the repository as a user would, inside ``cwd``; ``env`` sets (or, with
+    None, removes) environment variables."""
+    settings = {"CONVLAB_DATA_DIR": str(cwd / "data"), "COLUMNS": "120", "HYDRA_FULL_ERROR": None, **(env or {})}
+    env = {k: v for k, v in {**os.environ, **settings}.items() if v is not None}
     return subprocess.run(
         [sys.executable, str(ROOT / script), *args],
         cwd=cwd,
-        env=cli_env(cwd),
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,

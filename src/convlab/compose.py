@@ -24,6 +24,10 @@ def compose_run(overrides: list[str], run_dir: str | Path, config_name: str = "c
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(run_dir)
         cfg.hydra.runtime.cwd = str(run_dir.parent)
+        # Literal directories: resolving the whole config (checkpoint metadata does) must not claim new
+        # run or sweep directories in the working directory.
+        cfg.hydra.run.dir = str(run_dir)
+        cfg.hydra.sweep.dir = str(run_dir.parent)
         cfg.hydra.job.num = 0
     HydraConfig.instance().set_config(cfg)
     return cfg

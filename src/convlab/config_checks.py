@@ -48,6 +48,8 @@ RULES: list[Rule] = [
     ("trainer.max_steps", lambda v: _integer(v) and v >= -1, "an integer >= -1 (-1: no limit)"),
     ("seed", lambda v: _integer(v) and v >= 0, "an integer >= 0"),
     ("threads", lambda v: v is None or (_integer(v) and v > 0), "null or an integer > 0"),
+    ("skip_done", lambda v: isinstance(v, bool), "true or false"),
+    ("logger.wandb.mode", lambda v: v in ("online", "offline", "disabled"), "online, offline, disabled or null"),
 ]
 
 

@@ -1,10 +1,11 @@
-"""OmegaConf resolvers used by conf/hydra/default.yaml to name run directories."""
+"""OmegaConf resolvers used by conf/hydra/default.yaml to name run and sweep directories."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -20,18 +21,40 @@ def unique_dir(base: str) -> str:
     processes that Lightning's DDP launcher starts are given rank 0's directory as ``hydra.run.dir``.
     """
     if base not in _claimed:
-        Path(base).parent.mkdir(parents=True, exist_ok=True)
-        for i in range(10_000):
-            candidate = base if i == 0 else f"{base}.{i}"
-            try:
-                os.mkdir(candidate)
-            except FileExistsError:
-                continue
-            _claimed[base] = candidate
-            break
-        else:
-            raise RuntimeError(f"no free run directory beside {base}")
+        _claimed[base] = claim_unique_dir(base)
     return _claimed[base]
+
+
+def claim_unique_dir(base: str) -> str:
+    """Create and return ``base``, or ``base.1``, ``base.2`` ... if taken (mkdir is atomic: never shared)."""
+    Path(base).parent.mkdir(parents=True, exist_ok=True)
+    for i in range(10_000):
+        candidate = base if i == 0 else f"{base}.{i}"
+        try:
+            os.mkdir(candidate)
+        except FileExistsError:
+            continue
+        return candidate
+    raise RuntimeError(f"no free directory beside {base}")
+
+
+def sweep_label(overrides: Sequence[str]) -> str:
+    """The keys a command line sweeps over, e.g. ``model=mlp,lenet optim=sgd,rmsprop`` -> "model-optim"."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
+    keys = [o.get_key_element().lstrip("+~") for o in parsed if o.is_sweep_override()]
+    return "-".join(keys) or "sweep"
+
+
+def sweep_dir(root: str, stamp: str, label: str | None, overrides: Sequence[str]) -> str:
+    """``<root>/<stamp>_<label>``, claimed like ``unique_dir`` (``.1``, ``.2`` ... when taken).
+
+    Registered with use_cache: OmegaConf caches by the interpolation's text, Hydra copies the launching
+    process's cache into every job's config, and the cache travels with the pickled config to joblib
+    and submitit workers. So every job of a sweep resolves to the directory claimed once, at launch.
+    """
+    return claim_unique_dir(f"{root}/{stamp}_{slug(label or sweep_label(overrides), 60)}")
 
 
 def slug(text: str, max_len: int = 100) -> str:
@@ -45,6 +68,7 @@ def slug(text: str, max_len: int = 100) -> str:
 def register() -> None:
     OmegaConf.register_new_resolver("convlab_unique", unique_dir, replace=True)
     OmegaConf.register_new_resolver("convlab_slug", slug, replace=True)
+    OmegaConf.register_new_resolver("convlab_sweep_dir", sweep_dir, replace=True, use_cache=True)
 
 
 # Also on import: a job unpickled in another process (the submitit launcher's SLURM tasks) imports convlab

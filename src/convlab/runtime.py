@@ -19,8 +19,11 @@ def setup_runtime(cfg: DictConfig) -> None:
     import pytorch_lightning as pl
     import torch
 
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
+    from convlab.sweeps import threads_per_job
+
+    threads = cfg.get("threads") or threads_per_job()  # parallel sweep jobs split the cores between them
+    if threads:
+        torch.set_num_threads(int(threads))
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     quiet_libraries()
 

@@ -15,20 +15,26 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from convlab.cli import EXIT_BAD_INPUT, one_line, run_cli
-from convlab.config_checks import check_config
+from convlab import resolvers
+from convlab.cli import EXIT_BAD_INPUT, fail, one_line, run_cli
 from convlab.errors import ConvlabError, DivergedError, RunDirInUseError
 from convlab.launch import check_unused_run_dir, process_rank
 from convlab.results import RESULTS_NAME, write_results
 from convlab.resume import check_ckpt_path, check_resumable, resume_checkpoint
 from convlab.runtime import CONFIG_DIR, describe_run, setup_runtime
+from convlab.sweeps import check_job, missing_sweeper_plugin, resume_job
 
 log = logging.getLogger("convlab")
+# Here as well as in the CLI: joblib and submitit workers import this module to unpickle the task.
+resolvers.register()
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train and test one configuration; write results.json (and confusion_matrix.png) in its run dir."""
+    import torch
+
     from convlab.build import build_datamodule, build_task, build_trainer
+    from convlab.loggers import log_final_results
     from convlab.models import count_parameters
 
     check_train_config(cfg)
@@ -43,7 +49,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         check_resumable(resume[1], task, resume[0])
         record["resumed_from"] = str(resume[0])
     trainer = build_trainer(cfg)
-    record.update(params=count_parameters(task.model), **datamodule.describe())
+    record.update(params=count_parameters(task.model), threads=torch.get_num_threads(), **datamodule.describe())
     for logger in trainer.loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
@@ -52,6 +58,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume[0]) if resume else None, weights_only=True)
     except DivergedError as e:
         record.update(status="diverged", error=str(e), diverged_at_step=e.step)
+    else:  # the final epoch's validation metrics: what a sweeper (Optuna) optimises
+        val = {k.split("/")[1]: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        if val:
+            record["val"] = val
     record.update(
         epochs=trainer.current_epoch,
         steps=trainer.global_step,
@@ -75,13 +85,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             )
     if trainer.is_global_zero:
         _write_outputs(out_dir, record, trainer)
+        log_final_results(trainer.loggers, record, out_dir)
     return record
 
 
 def check_train_config(cfg: DictConfig) -> None:
     """Everything about a training command line that can be checked without reading data."""
     check_ckpt_path(cfg)  # first: it needs no imports, the pairing checks in check_config do
-    check_config(cfg)
+    check_job(cfg)
 
 
 def _checkpoint_paths(trainer: Any) -> dict[str, str]:
@@ -111,6 +122,8 @@ def _write_outputs(out_dir: Path, record: dict[str, Any], trainer: Any) -> None:
 def run_job(job: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig) -> dict[str, Any] | None:
     """Run one job. A single run stops on bad input with one line and exit code 2; in a multirun the
     failure is recorded in the job's results.json and the sweep goes on."""
+    from convlab.loggers import finish_wandb_run
+
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         return job(cfg)
@@ -127,7 +140,15 @@ def run_job(job: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig) -> dic
         if not multirun:
             raise
         log.error("job failed:\n%s", traceback.format_exc())
+    finally:  # one W&B run per job, closed even when the job raised: the next job must not join it
+        finish_wandb_run(Path(str(OmegaConf.select(cfg, "paths.output_dir"))))
     return None
+
+
+def train_or_skip(cfg: DictConfig) -> dict[str, Any]:
+    """train(cfg), unless skip_done=true finds this job finished ok in an earlier run of the sweep."""
+    done = resume_job(cfg)
+    return done if done is not None else train(cfg)
 
 
 def _record_failure(cfg: DictConfig, message: str) -> None:
@@ -152,11 +173,17 @@ def _record_failure(cfg: DictConfig, message: str) -> None:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
-def _hydra_main(cfg: DictConfig) -> float | None:
-    record = run_job(train, cfg)
-    test = (record or {}).get("test") or {}
-    return test.get("acc")  # the value a sweeper (e.g. Optuna) optimises
+def _hydra_main(cfg: DictConfig) -> float:
+    record = run_job(train_or_skip, cfg)
+    # What a sweeper (Optuna) maximises: validation accuracy, never test. A job that diverged or failed
+    # scores 0, the worst accuracy: the study goes on (Hydra's Optuna sweeper stops at a non-number) and
+    # steers away from it; its results.json and the report say what happened.
+    val_acc = ((record or {}).get("val") or {}).get("acc")
+    return 0.0 if val_acc is None else float(val_acc)
 
 
 def main() -> None:
+    hint = missing_sweeper_plugin(sys.argv[1:])
+    if hint:
+        fail(hint)
     run_cli(_hydra_main, "config", extra_check=check_train_config)

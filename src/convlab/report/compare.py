@@ -1,0 +1,344 @@
+"""The comparison of many runs: one row per job, read from its results.json.
+
+Sources are sweep directories (every job subdirectory), run directories or results.json files. Every
+number in the table is the job's own record; the report computes only the mean and standard deviation
+over the repeats (seeds, folds) of one configuration. Jobs without a finished record stay visible:
+"failed"/"diverged" with their error, "missing" for a job directory without results.json (killed).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from convlab.errors import ConvlabError
+from convlab.results import RESULTS_NAME, read_results
+from convlab.sweeps import job_identity, override_key
+
+# Overrides that repeat one configuration; jobs differing only in these are aggregated.
+REPEAT_KEYS = ("seed", "dataset.fold")
+MISSING = "missing"
+STATUS_ORDER = {"ok": 0, "diverged": 1, "failed": 2, MISSING: 3}
+
+
+@dataclass
+class Job:
+    """One job of the comparison: its directory and its results.json (None when it has none)."""
+
+    run_dir: Path
+    results: dict[str, Any] | None
+
+    @property
+    def status(self) -> str:
+        return self.results["status"] if self.results else MISSING
+
+    @property
+    def overrides(self) -> list[str]:
+        """From results.json; for a job that wrote none, from Hydra's record of the job's command line."""
+        if self.results:
+            return job_identity(list(self.results.get("overrides") or []))
+        hydra_record = self.run_dir / ".hydra" / "overrides.yaml"
+        if hydra_record.is_file():
+            from omegaconf import OmegaConf
+
+            return job_identity([str(o) for o in OmegaConf.load(hydra_record)])
+        return []
+
+    @property
+    def test(self) -> dict[str, Any]:
+        return (self.results or {}).get("test") or {}
+
+    def get(self, key: str) -> Any:
+        return (self.results or {}).get(key)
+
+
+@dataclass
+class Group:
+    """The repeats of one configuration (same overrides apart from seed / dataset.fold)."""
+
+    key: tuple[str, ...]
+    jobs: list[Job]
+    label: str = ""
+
+    @property
+    def finished(self) -> list[Job]:
+        return [j for j in self.jobs if j.status == "ok"]
+
+    def stat(self, metric: str) -> tuple[float | None, float | None]:
+        """Mean and sample standard deviation (n-1) of a test metric over the finished repeats."""
+        values = [float(j.test[metric]) for j in self.finished]
+        if not values:
+            return None, None
+        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+@dataclass
+class Comparison:
+    jobs: list[Job]  # best test accuracy first, then diverged, failed, missing
+    labels: dict[Path, str]  # per job: the overrides that tell it apart from the others
+    common: list[str]  # overrides every job shares
+    groups: list[Group] = field(default_factory=list)  # only when some configuration was repeated
+    sources: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. the Optuna study's best parameters
+
+    def label(self, job: Job) -> str:
+        return self.labels[job.run_dir]
+
+
+# -- collecting -------------------------------------------------------------------------------------
+def _job_sort_key(path: Path) -> tuple[int, str]:
+    match = re.match(r"(\d+)_", path.name)
+    return (int(match.group(1)) if match else 1 << 30, path.name)
+
+
+def sweep_job_dirs(sweep_dir: Path) -> list[Path]:
+    """Subdirectories that are jobs: they hold results.json, or Hydra's .hydra/ of a job that wrote none."""
+    dirs = [d for d in sweep_dir.iterdir() if d.is_dir() and ((d / RESULTS_NAME).is_file() or (d / ".hydra").is_dir())]
+    return sorted(dirs, key=_job_sort_key)
+
+
+def collect_jobs(sources: Sequence[str | Path]) -> list[Job]:
+    """Every job in ``sources``; a ConvlabError names the first source that holds no job or a bad file."""
+    jobs: list[Job] = []
+    seen: set[Path] = set()
+    for source in map(Path, sources):
+        if source.is_file():
+            dirs = [source.parent] if source.name == RESULTS_NAME else []
+            if not dirs:
+                raise ConvlabError(f"{source}: not a results.json, run directory or sweep directory")
+        elif (source / RESULTS_NAME).is_file():
+            dirs = [source]
+        elif source.is_dir():
+            dirs = sweep_job_dirs(source)
+            if not dirs:
+                raise ConvlabError(f"{source}: no results.json in it or in its job subdirectories")
+        else:
+            raise ConvlabError(f"{source}: no such file or directory")
+        for d in dirs:
+            if d.resolve() in seen:
+                continue
+            seen.add(d.resolve())
+            jobs.append(Job(d, read_results(d) if (d / RESULTS_NAME).is_file() else None))
+    return jobs
+
+
+# -- comparing --------------------------------------------------------------------------------------
+def build_comparison(jobs: list[Job], sources: Sequence[Path] = ()) -> Comparison:
+    if not jobs:
+        raise ConvlabError("nothing to compare: no jobs found")
+    # A single job keeps all its overrides as its label; several are told apart by what differs.
+    common = sorted(set.intersection(*(set(j.overrides) for j in jobs))) if len(jobs) > 1 else []
+    labels = {j.run_dir: " ".join(o for o in j.overrides if o not in common) or "(defaults)" for j in jobs}
+    ranked = sorted(
+        jobs,
+        key=lambda j: (STATUS_ORDER.get(j.status, 9), -float(j.test.get("acc", 0.0)) if j.status == "ok" else 0.0),
+    )
+    comparison = Comparison(ranked, labels, common, sources=list(sources))
+    comparison.groups = repeat_groups(comparison)
+    comparison.notes = optuna_notes(sources)
+    return comparison
+
+
+def repeat_groups(comparison: Comparison) -> list[Group]:
+    """Configurations with repeats (seeds, folds, or the same overrides in several sweeps); [] if none."""
+    groups: dict[tuple[str, ...], Group] = {}
+    for job in comparison.jobs:
+        if job.results is None:
+            continue
+        key = tuple(o for o in job.overrides if override_key(o) not in REPEAT_KEYS)
+        groups.setdefault(key, Group(key, [])).jobs.append(job)
+    if all(len(g.jobs) == 1 for g in groups.values()):
+        return []
+    for group in groups.values():
+        group.label = " ".join(o for o in group.key if o not in comparison.common) or "(defaults)"
+    return sorted(groups.values(), key=lambda g: -(g.stat("acc")[0] or -1.0))
+
+
+def optuna_notes(sources: Sequence[Path]) -> list[str]:
+    """The Optuna sweeper's verdict (optimization_results.yaml in a sweep directory), quoted as written."""
+    notes = []
+    for source in sources:
+        path = Path(source) / "optimization_results.yaml"
+        if path.is_file():
+            from omegaconf import OmegaConf
+
+            found = OmegaConf.load(path)
+            params = " ".join(f"{k}={v}" for k, v in (found.get("best_params") or {}).items())
+            value = found.get("best_value")
+            value = f"{value:.4f}" if isinstance(value, float) else value
+            notes.append(f"Optuna ({Path(source).name}): best {params} (validation accuracy {value})")
+    return notes
+
+
+# -- tables -----------------------------------------------------------------------------------------
+# (key, markdown/html header); the CSV has these keys and a few more.
+COLUMNS = [
+    ("rank", "#"),
+    ("overrides", "overrides"),
+    ("dataset", "dataset"),
+    ("model", "model"),
+    ("optim", "optim"),
+    ("loss", "loss"),
+    ("params", "params"),
+    ("test_acc", "test acc"),
+    ("f1_macro", "macro F1"),
+    ("test_loss", "test loss"),
+    ("val_acc", "val acc"),
+    ("epochs", "epochs"),
+    ("train_seconds", "train s"),
+    ("samples_per_second", "samples/s"),
+    ("status", "status"),
+]
+CSV_EXTRA = ["seed", "fold", "threads", "error", "run_dir"]
+# Right-aligned columns in markdown and html.
+NUMERIC = {
+    "rank",
+    "params",
+    "test_acc",
+    "f1_macro",
+    "test_loss",
+    "val_acc",
+    "epochs",
+    "train_seconds",
+    "samples_per_second",
+    "acc",
+}
+GROUP_COLUMNS = [
+    ("configuration", "configuration"),
+    ("model", "model"),
+    ("optim", "optim"),
+    ("loss", "loss"),
+    ("params", "params"),
+    ("runs", "runs ok / all"),
+    ("acc", "test acc (mean ± std)"),
+    ("f1_macro", "macro F1 (mean ± std)"),
+    ("repeats", "repeats"),
+]
+
+
+def job_row(comparison: Comparison, rank: int, job: Job) -> dict[str, Any]:
+    """One job's table row, straight from its record."""
+    fold = next((o.split("=", 1)[1] for o in job.overrides if override_key(o) == "dataset.fold"), None)
+    return {
+        "rank": rank,
+        "overrides": comparison.label(job),
+        **{k: job.get(k) for k in ("dataset", "model", "optim", "loss", "params", "epochs", "train_seconds")},
+        "test_acc": job.test.get("acc"),
+        "f1_macro": job.test.get("f1_macro"),
+        "test_loss": job.test.get("loss"),
+        "val_acc": (job.get("val") or {}).get("acc"),
+        "samples_per_second": job.get("samples_per_second"),
+        "status": job.status,
+        "seed": job.get("seed"),
+        "fold": fold,
+        "threads": job.get("threads"),
+        "error": job.get("error") if job.results else "no results.json: the job was killed or is still running",
+        "run_dir": str(job.run_dir.resolve()),
+    }
+
+
+def job_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    return [job_row(comparison, i, job) for i, job in enumerate(comparison.jobs, 1)]
+
+
+def group_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    rows = []
+    for g in comparison.groups:
+        first = g.jobs[0]
+        repeats = sorted((o for j in g.jobs for o in j.overrides if override_key(o) in REPEAT_KEYS), key=_natural)
+        rows.append(
+            {
+                "configuration": g.label,
+                **{k: first.get(k) for k in ("model", "optim", "loss", "params")},
+                "runs": f"{len(g.finished)} / {len(g.jobs)}",
+                "acc": g.stat("acc"),
+                "f1_macro": g.stat("f1_macro"),
+                "repeats": " ".join(repeats) or "same overrides",
+            }
+        )
+    return rows
+
+
+def _natural(override: str) -> tuple[str, float, str]:
+    """``seed=10`` after ``seed=9``."""
+    key, _, value = override.partition("=")
+    try:
+        return key, float(value), ""
+    except ValueError:
+        return key, float("inf"), value
+
+
+def format_cell(key: str, value: Any) -> str:
+    """The text of a table cell (markdown and html)."""
+    if value is None:
+        return "–"
+    if isinstance(value, tuple):  # (mean, std)
+        mean, std = value
+        return "–" if mean is None else f"{mean:.4f} ± {std:.4f}"
+    if key == "params":
+        return f"{int(value):,}"
+    if key in ("test_acc", "f1_macro", "test_loss", "val_acc"):
+        return f"{float(value):.4f}"
+    if key == "train_seconds":
+        return f"{float(value):.1f}"
+    if key == "samples_per_second":
+        return f"{float(value):,.0f}"
+    return str(value)
+
+
+def to_csv(comparison: Comparison) -> str:
+    """Machine-readable: full overrides of each job, raw numbers, then mean/std per repeated configuration."""
+    keys = [k for k, _ in COLUMNS] + CSV_EXTRA
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    for row, job in zip(job_rows(comparison), comparison.jobs, strict=True):
+        writer.writerow({**row, "overrides": " ".join(job.overrides)})
+    return out.getvalue()
+
+
+def groups_to_csv(comparison: Comparison) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    header = ["configuration", "model", "optim", "loss", "params", "runs_ok", "runs"]
+    writer.writerow([*header, "acc_mean", "acc_std", "f1_macro_mean", "f1_macro_std", "repeats"])
+    for g, row in zip(comparison.groups, group_rows(comparison), strict=True):
+        (acc, acc_sd), (f1, f1_sd) = g.stat("acc"), g.stat("f1_macro")
+        identity = [" ".join(g.key), row["model"], row["optim"], row["loss"], row["params"]]
+        writer.writerow([*identity, len(g.finished), len(g.jobs), acc, acc_sd, f1, f1_sd, row["repeats"]])
+    return out.getvalue()
+
+
+def _md_table(columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> list[str]:
+    def cell(key: str, value: Any) -> str:
+        return format_cell(key, value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(h for _, h in columns) + " |"]
+    lines.append("|" + "|".join("---:" if k in NUMERIC else "---" for k, _ in columns) + "|")
+    lines += ["| " + " | ".join(cell(k, row[k]) for k, _ in columns) + " |" for row in rows]
+    return lines
+
+
+def to_markdown(comparison: Comparison, images: Sequence[str] = ()) -> str:
+    rows = job_rows(comparison)
+    lines = [f"# Comparison of {len(rows)} job{'s' * (len(rows) != 1)}", ""]
+    lines += [f"Sources: {', '.join(str(s) for s in comparison.sources)}", ""] if comparison.sources else []
+    if comparison.common:
+        lines += [f"Common to every job: `{' '.join(comparison.common)}`", ""]
+    lines += [*_md_table(COLUMNS, rows), ""]
+    if comparison.groups:
+        lines += ["## Per configuration, over repeats (mean ± sample std)", ""]
+        lines += [*_md_table(GROUP_COLUMNS, group_rows(comparison)), ""]
+    unfinished = [r for r in rows if r["status"] != "ok"]
+    if unfinished:
+        lines += ["## Jobs that did not finish", ""]
+        lines += [f"- #{r['rank']} `{r['overrides']}`: **{r['status']}**: {r['error']}" for r in unfinished] + [""]
+    lines += [f"- {note}" for note in comparison.notes] + ([""] if comparison.notes else [])
+    lines += [f"![{name}]({name})" for name in images]
+    return "\n".join(lines).rstrip() + "\n"
