@@ -1,0 +1,19 @@
+"""Datasets: readers (IDX, CSV) and tensor-resident Lightning data modules."""
+
+from convlab.data.csv_digits import CsvDigitsDataModule, read_digit_csv
+from convlab.data.digits import DigitsDataModule
+from convlab.data.idx import check_idx, read_idx
+from convlab.data.mnist import FashionMnistDataModule, MnistDataModule
+from convlab.data.tensor_data import Split, TensorDataModule
+
+__all__ = [
+    "CsvDigitsDataModule",
+    "DigitsDataModule",
+    "FashionMnistDataModule",
+    "MnistDataModule",
+    "Split",
+    "TensorDataModule",
+    "check_idx",
+    "read_digit_csv",
+    "read_idx",
+]
