@@ -138,7 +138,15 @@ def check_pairing(cfg: DictConfig) -> None:
             )
 
 
+def check_dataset_options(cfg: DictConfig) -> None:
+    """Checks a data module class offers as ``check_config(cfg)`` (dataset=image: its kernel and photo)."""
+    check = getattr(_target_class(cfg, "dataset"), "check_config", None)
+    if check is not None:
+        check(cfg)
+
+
 def check_config(cfg: DictConfig) -> None:
-    """All checks that need no data: value ranges, then dataset/model/loss/task compatibility."""
+    """All checks that need no data: value ranges, dataset/model/loss/task compatibility, dataset options."""
     check_values(cfg)
     check_pairing(cfg)
+    check_dataset_options(cfg)
