@@ -80,7 +80,8 @@ def test_a_short_run_writes_results_pictures_and_the_kernel_table(compose_cfg, s
     run_dir = Path(cfg.paths.output_dir)
     on_disk = read_results(run_dir)  # the results.json contract, including status ok with a test dict
     assert on_disk["status"] == "ok" and on_disk["task"] == "filter" and on_disk["params"] == 9
-    assert (on_disk["dataset"], on_disk["model"], on_disk["optim"], on_disk["loss"]) == ("image", "sobel", "sgd", "mse")
+    names = tuple(on_disk[k] for k in ("dataset", "model", "optim", "loss"))
+    assert names == ("image", "sobel", "sgd_full_batch", "mse")
     filt = on_disk["filter"]
     assert {"kernel", "target", "max_abs_error", "mse", "steps", "seconds"} <= set(filt)
     assert filt["steps"] == 120 and filt["target"] == kernel_from_spec("sobel_x").tolist()
@@ -128,12 +129,20 @@ def test_true_convolution_target_is_learned_as_the_flipped_kernel(compose_cfg, s
         (["model=lenet"], "model=lenet cannot be used with dataset=image"),
         (["loss=ce"], "loss=ce cannot be used with dataset=image"),
         (["task=classification"], "dataset=image is a filter dataset but task=classification"),
+        (["optim=adam", "+optim.momentum=0.9"], "optim.momentum is not an argument of torch.optim.Adam; it takes lr,"),
     ],
 )
 def test_bad_filter_configs_are_refused_before_any_run(compose_cfg, overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=None) as info:
         check_config(compose_cfg(["experiment=sobel", *overrides]))
     assert message in str(info.value)
+
+
+def test_other_optimizers_compose_with_the_experiment(compose_cfg) -> None:
+    for optim in ("adam", "rmsprop", "sgd"):
+        cfg = compose_cfg(["experiment=sobel", f"optim={optim}"])
+        check_config(cfg)  # the experiment sets no optimizer keys that another optimizer would not take
+        assert cfg.optim.lr == 0.001
 
 
 def test_image_dataset_with_the_classification_task_is_refused(compose_cfg) -> None:

@@ -12,27 +12,15 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from convlab.errors import DataError
 from convlab.filters import convolve, cross_correlate, flip_kernel, kernel_from_spec, kernel_label
 from convlab.photos import check_image_spec, load_grayscale
 
 
-class _RepeatedBatch(Dataset):
-    """``length`` items, each the same whole-image batch: one item per optimisation step."""
-
-    def __init__(self, batch: tuple[torch.Tensor, ...], length: int = 1) -> None:
-        self.batch, self.length = batch, length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
-        return self.batch
-
-
-def _single_batches(*batches: tuple[torch.Tensor, ...]) -> DataLoader:
+def _whole_batches(*batches: tuple[torch.Tensor, ...]) -> DataLoader:
+    """A loader yielding each given (input, target) pair as one batch, as is."""
     return DataLoader(list(batches), batch_size=None, shuffle=False)
 
 
@@ -87,14 +75,14 @@ class ImageFilterDataModule(pl.LightningDataModule):
             self.held_out_pair = self.make_pair(str(self.held_out_spec), "dataset.held_out_image")
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(_RepeatedBatch(self._ready(self.train_pair)), batch_size=None, shuffle=False)
+        return _whole_batches(self._ready(self.train_pair))  # one step per epoch
 
     def test_dataloader(self) -> DataLoader:
         """Batch 0: the training photo (the final fit); batch 1, if any: the held-out photo."""
         pairs = [self._ready(self.train_pair)]
         if self.held_out_pair is not None:
             pairs.append(self.held_out_pair)
-        return _single_batches(*pairs)
+        return _whole_batches(*pairs)
 
     def describe(self) -> dict[str, Any]:
         """Fields for results.json."""

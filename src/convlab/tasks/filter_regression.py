@@ -80,6 +80,7 @@ class FilterRegression(pl.LightningModule):
         self.mse_history: list[float] = []
         self.snapshots: list[tuple[int, torch.Tensor]] = []  # (steps taken, model output on the training image)
         self.target_image: torch.Tensor | None = None
+        self._train_input: torch.Tensor | None = None  # the photo, for the output after the last step
         self._step_losses: list[torch.Tensor] = []
         self.train_samples = 0
         self.train_loop_seconds = 0.0
@@ -111,7 +112,7 @@ class FilterRegression(pl.LightningModule):
         if step % self.snapshot_every == 0:
             self.snapshots.append((step, output.detach()[0, 0].cpu()))
         if self.target_image is None:
-            self.target_image = y.detach()[0, 0].cpu()
+            self.target_image, self._train_input = y.detach()[0, 0].cpu(), x
         self._step_losses.append(loss.detach())
         self.log("train/mse", loss, on_step=False, on_epoch=True, prog_bar=True)
         self.train_samples += x.shape[0]
@@ -129,10 +130,9 @@ class FilterRegression(pl.LightningModule):
         losses = torch.stack(self._step_losses).tolist() if self._step_losses else []
         self.mse_history.extend(losses)
         self._step_losses.clear()
-        if self.target_image is not None and (not self.snapshots or self.snapshots[-1][0] != self.global_step):
-            x = self.trainer.datamodule.train_pair[0].to(self.device)
+        if self._train_input is not None and (not self.snapshots or self.snapshots[-1][0] != self.global_step):
             with torch.no_grad(), _fast_cpu_conv():
-                self.snapshots.append((self.global_step, self.model(x)[0, 0].cpu()))
+                self.snapshots.append((self.global_step, self.model(self._train_input)[0, 0].cpu()))
 
     # -- test: the final kernel on the training photo (batch 0) and the held-out photo (batch 1) -------
     def on_test_epoch_start(self) -> None:
