@@ -66,23 +66,33 @@ def test_lenet_tutorial_trains_on_mnist_files(compose_cfg, tmp_path: Path) -> No
     assert record["status"] == "ok" and record["dataset"] == "mnist" and record["test"]["samples"] == 100
 
 
-def test_reproduce_quick_mode_writes_the_table(tmp_path: Path, capfd) -> None:
+ROWS = [
+    ("lenet_tutorial", "about 98% on MNIST", "102,130"),
+    ("cnn8_article", "96.7% on digit-recognizer CSV", "7,293,578"),
+    ("mlp_keras", "98.40% on MNIST", "669,706"),
+]
+
+
+@pytest.mark.parametrize(
+    "presets",
+    [
+        ("lenet_tutorial", "mlp_keras"),
+        pytest.param(("lenet_tutorial", "cnn8_article", "mlp_keras"), marks=pytest.mark.slow, id="all"),
+    ],
+)
+def test_reproduce_quick_mode_writes_the_table(tmp_path: Path, capfd, presets: tuple[str, ...]) -> None:
     out = tmp_path / "repro"
     quick = ["trainer.max_epochs=1", "++trainer.limit_train_batches=2", "++trainer.limit_val_batches=1"]
     # no checkpoints (CNN8's are 88 MB each), progress bars or model summaries: the table needs results.json only
     switches = ("checkpointing", "progress_bar", "model_summary")
     quiet = ["callbacks=none", *(f"++trainer.enable_{k}=false" for k in switches)]
-    assert reproduce(["dataset=digits", *quick, *quiet, "--out", str(out)]) == 0
+    assert reproduce(["dataset=digits", *quick, *quiet, "--presets", ",".join(presets), "--out", str(out)]) == 0
     stdout = capfd.readouterr().out
     table = (out / "reproduction.md").read_text()
     runs = [read_results(d) for d in out.iterdir() if d.is_dir()]
-    assert len(runs) == 3
+    assert len(runs) == len(presets)
     assert "`python scripts/reproduce.py dataset=digits trainer.max_epochs=1" in table
-    for preset, published, params in [
-        ("lenet_tutorial", "about 98% on MNIST", "102,130"),
-        ("cnn8_article", "96.7% on digit-recognizer CSV", "7,293,578"),
-        ("mlp_keras", "98.40% on MNIST", "669,706"),
-    ]:
+    for preset, published, params in [row for row in ROWS if row[0] in presets]:
         (record,) = [r for r in runs if f"experiment={preset}" in r["overrides"]]
         assert record["status"] == "ok" and record["epochs"] == 1 and record["dataset"] == "digits"
         row = next(line for line in table.splitlines() if line.startswith(f"| `{preset}`"))
