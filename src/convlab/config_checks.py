@@ -6,6 +6,7 @@ run in the CLI pre-check (for every job of a sweep, before the first one starts)
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -140,7 +141,33 @@ def check_pairing(cfg: DictConfig) -> None:
             )
 
 
+def check_factory_arguments(cfg: DictConfig) -> None:
+    """optim and scheduler are built as partials and called only when training starts: check their keys now."""
+    for group in ("optim", "scheduler"):
+        node = cfg.get(group)
+        if not node or "_target_" not in node:
+            continue
+        params = inspect.signature(_target_class(cfg, group)).parameters
+        if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            continue
+        # the first argument (parameters, or the optimizer of a scheduler) is supplied by the task
+        allowed = [name for name, p in list(params.items())[1:] if p.kind != p.VAR_POSITIONAL]
+        for key in node:
+            if not str(key).startswith("_") and key not in params:
+                raise ConfigError(f"{group}.{key} is not an argument of {node._target_}; it takes {', '.join(allowed)}")
+
+
+def check_dataset_options(cfg: DictConfig) -> None:
+    """Checks a data module class offers as ``check_config(cfg)`` (dataset=image: its kernel and photo)."""
+    check = getattr(_target_class(cfg, "dataset"), "check_config", None)
+    if check is not None:
+        check(cfg)
+
+
 def check_config(cfg: DictConfig) -> None:
-    """All checks that need no data: value ranges, then dataset/model/loss/task compatibility."""
+    """All checks that need no data: value ranges, dataset/model/loss/task compatibility, optimizer and
+    scheduler arguments, dataset options."""
     check_values(cfg)
     check_pairing(cfg)
+    check_factory_arguments(cfg)
+    check_dataset_options(cfg)

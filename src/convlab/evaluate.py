@@ -42,7 +42,7 @@ def evaluate(eval_cfg: DictConfig) -> dict[str, Any]:
     from convlab.config_checks import GROUPS, check_config
     from convlab.models import count_parameters
     from convlab.runtime import describe_run
-    from convlab.train import _write_outputs
+    from convlab.train import _extra_results, _write_outputs
 
     ckpt_path = Path(eval_cfg.ckpt_path)
     checkpoint = load_checkpoint(ckpt_path)
@@ -75,8 +75,9 @@ def evaluate(eval_cfg: DictConfig) -> dict[str, Any]:
         evaluated_run=str(run_dir_of(ckpt_path)),
         test=task.test_results,
         **datamodule.describe(),
+        **_extra_results(task),
     )
-    _write_outputs(out_dir, record, trainer)
+    _write_outputs(out_dir, record, trainer, task)
     return record
 
 

@@ -132,8 +132,10 @@ def _wandb_results(run: Any, record: dict[str, Any]) -> None:
     test = record.get("test") or {}
     summary.update({f"test/{k}": test[k] for k in _TEST_KEYS if k in test})
     summary.update({f"val/{k}": v for k, v in (record.get("val") or {}).items()})
+    filt = record.get("filter") or {}  # the filter-regression task (experiment=sobel)
+    summary.update({f"filter/{k}": filt[k] for k in ("mse", "max_abs_error", "steps_to_mse_goal") if k in filt})
     run.summary.update(summary)
-    if not test:
+    if "confusion_matrix" not in test:
         return
     names = [str(c) for c in record["class_names"]]
     cm = test["confusion_matrix"]

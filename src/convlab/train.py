@@ -77,14 +77,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             start = time.perf_counter()
             trainer.test(task, datamodule=datamodule, verbose=False)
             test_seconds = time.perf_counter() - start
+            samples = (task.test_results or {}).get("samples")
             record.update(
                 status="ok",
                 test=task.test_results,
                 test_seconds=round(test_seconds, 3),
-                test_samples_per_second=round(task.test_results["samples"] / test_seconds, 1),
+                test_samples_per_second=round(samples / test_seconds, 1) if samples else None,
+                **_extra_results(task),
             )
     if trainer.is_global_zero:
-        _write_outputs(out_dir, record, trainer)
+        _write_outputs(out_dir, record, trainer, task)
         log_final_results(trainer.loggers, record, out_dir)
     return record
 
@@ -103,11 +105,20 @@ def _checkpoint_paths(trainer: Any) -> dict[str, str]:
     return {k: v for k, v in paths.items() if v}
 
 
-def _write_outputs(out_dir: Path, record: dict[str, Any], trainer: Any) -> None:
+def _extra_results(task: Any) -> dict[str, Any]:
+    """Keys a task adds to results.json beside the contract's (the filter task's "filter")."""
+    extra = getattr(task, "extra_results", None)
+    return extra() if extra is not None else {}
+
+
+def _write_outputs(out_dir: Path, record: dict[str, Any], trainer: Any, task: Any = None) -> None:
     from convlab.report.confusion import confusion_matrix_png
     from convlab.report.summary import print_summary
 
     write_results(out_dir, record)
+    if hasattr(task, "write_outputs"):  # tasks with their own pictures and summary (filter regression)
+        task.write_outputs(out_dir, record)
+        return
     if record.get("test"):
         title = f"{record['dataset']} / {record['model']} / {record['optim']} / {record['loss']}"
         confusion_matrix_png(

@@ -1,8 +1,9 @@
-"""Datasets: readers (IDX, CSV) and tensor-resident Lightning data modules."""
+"""Datasets: readers (IDX, CSV, images) and tensor-resident Lightning data modules."""
 
 from convlab.data.csv_digits import CsvDigitsDataModule, read_digit_csv
 from convlab.data.digits import DigitsDataModule
 from convlab.data.idx import check_idx, read_idx
+from convlab.data.image import ImageFilterDataModule
 from convlab.data.mnist import FashionMnistDataModule, MnistDataModule
 from convlab.data.tensor_data import Split, TensorDataModule
 
@@ -10,6 +11,7 @@ __all__ = [
     "CsvDigitsDataModule",
     "DigitsDataModule",
     "FashionMnistDataModule",
+    "ImageFilterDataModule",
     "MnistDataModule",
     "Split",
     "TensorDataModule",
