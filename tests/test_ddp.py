@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pytest
 from conftest import QUICK, ROOT, cli_env, compose_run, run_cli
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 
 from convlab.cli import precheck
 from convlab.errors import ConfigError
 from convlab.evaluate import evaluate
 from convlab.launch import check_launch
 from convlab.results import read_results
+from convlab.runtime import CONFIG_DIR
 from convlab.train import check_train_config
 
 RUN = [
@@ -92,13 +95,20 @@ def test_a_diverging_ddp_run_stops_every_rank(tmp_path: Path) -> None:
     assert results["status"] == "diverged" and "test" not in results and results["world_size"] == 2
 
 
-def test_processes_of_an_external_launcher_must_be_given_one_run_dir(compose_cfg, monkeypatch) -> None:
-    cfg = compose_cfg(["trainer=ddp"])
+def compose_unresolved(overrides: list[str]):
+    """The config as the command line's pre-check sees it: hydra.run.dir still the unique-directory recipe."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose("config", overrides=overrides, return_hydra_config=True)
+
+
+def test_processes_of_an_external_launcher_must_be_given_one_run_dir(monkeypatch) -> None:
+    cfg = compose_unresolved(["trainer=ddp"])
     check_launch(cfg, multirun=False)  # a plain run claims its own unique directory
     monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it in every process it starts
     with pytest.raises(ConfigError, match=r"give every process the same run directory with hydra.run.dir="):
         check_launch(cfg, multirun=False)
-    check_launch(compose_cfg(["trainer=ddp", "hydra.run.dir=outputs/runs/shared"]), multirun=False)
+    check_launch(compose_unresolved(["trainer=ddp", "hydra.run.dir=outputs/runs/shared"]), multirun=False)
 
 
 def readme_commands(section: str) -> list[list[str]]:

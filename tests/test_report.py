@@ -169,11 +169,15 @@ def test_compare_script_bad_input_is_one_line_and_writes_nothing(tmp_path: Path)
     (tmp_path / "foreign").mkdir()
     (tmp_path / "foreign" / "results.json").write_text('{"accuracy": 0.9}')
     (tmp_path / "empty").mkdir()
+    truncated = make_sweep(tmp_path / "truncated", [record(["model=lenet"], matrix(7))])
+    (job_results,) = truncated.rglob("results.json")
+    job_results.write_text(job_results.read_text()[:40])  # a results.json cut off mid-write
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     for args, expected in [
         ([str(tmp_path / "nope")], "nope: no such file or directory"),
         ([str(sweep), str(tmp_path / "foreign")], "foreign/results.json: not a convlab results.json"),
         ([str(tmp_path / "empty")], "empty: no results.json in it or in its job subdirectories"),
+        ([str(sweep), str(truncated)], "results.json: not a readable results.json"),
     ]:
         proc = run_cli("scripts/compare.py", *args, cwd=tmp_path)
         assert proc.returncode == 2, proc.stderr

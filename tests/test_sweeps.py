@@ -240,13 +240,15 @@ def test_bad_resume_command_lines_are_refused_before_anything_runs(
     assert list(tmp_path.iterdir()) == []
 
 
+BAD_INTERVAL = "++trainer.val_check_interval"
+
+
 @pytest.fixture(scope="module")
 def raising_job_with_wandb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Two jobs logging to W&B; the second raises inside Trainer.fit (its checkpoint is not a checkpoint)."""
+    """Two jobs logging to W&B; the second raises inside Trainer.fit, after its W&B run started (Lightning
+    refuses a validation interval longer than the epoch's 2 batches only once fitting begins)."""
     cwd = tmp_path_factory.mktemp("wandb")
-    corrupt = cwd / "corrupt.ckpt"
-    corrupt.write_bytes(b"this is not a checkpoint")
-    code, stdout = train_py("-m", f"ckpt_path=null,{corrupt}", "logger=wandb", *QUICK, cwd=cwd, env=NO_WANDB_ACCOUNT)
+    code, stdout = train_py("-m", f"{BAD_INTERVAL}=null,100000", "logger=wandb", *QUICK, cwd=cwd, env=NO_WANDB_ACCOUNT)
     assert code == 0, stdout[-3000:]
     return cwd, the_sweep(cwd)
 
@@ -256,7 +258,7 @@ def test_a_job_that_raises_leaves_the_other_results_and_the_report_intact(raisin
     good, bad = sweep_job_dirs(sweep)
     assert read_results(good)["status"] == "ok" and (good / "checkpoints" / "last.ckpt").is_file()
     failure = read_results(bad)
-    assert failure["status"] == "failed" and failure["error"] and "ckpt_path" in " ".join(failure["overrides"])
+    assert failure["status"] == "failed" and failure["error"] and "val_check_interval" in failure["error"]
     rows = report_rows(sweep)
     assert [(r["status"], r["run_dir"]) for r in rows] == [("ok", str(good.resolve())), ("failed", str(bad.resolve()))]
     assert rows[1]["error"] == failure["error"] and rows[1]["test_acc"] == ""
@@ -291,11 +293,11 @@ def test_wandb_offline_runs_one_per_job_with_config_and_summary(raising_job_with
         view, run = inspect_wandb_run(offline_run)
         seen_ids.add(view["run_id"])
         assert run["run_group"] == sweep.name and run["job_type"] == "lenet-rmsprop"
-        ckpt_override = next(o for o in record["overrides"] if o.startswith("ckpt_path="))
-        assert ckpt_override in view["name"].split(",")  # the run is named by the job's overrides
+        interval = next(o for o in record["overrides"] if o.startswith(BAD_INTERVAL))
+        assert interval in view["name"].split(",")  # the run is named by the job's overrides
         config = view["config"]  # the resolved Hydra config
         assert config["model"]["_target_"] == "convlab.models.LeNet" and config["trainer"]["max_epochs"] == 1
-        assert config["ckpt_path"] == (None if ckpt_override == "ckpt_path=null" else ckpt_override.split("=", 1)[1])
+        assert config["trainer"]["val_check_interval"] == (None if interval.endswith("=null") else 100000)
         summary = view["summary"]
         # Closed with an exit code, even when the job raised (an open run would read "running")
         assert view["state"] == ("finished" if record["status"] == "ok" else "failed")

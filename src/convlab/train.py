@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from convlab import resolvers
 from convlab.cli import EXIT_BAD_INPUT, fail, one_line, run_cli
+from convlab.config_checks import check_config
 from convlab.errors import ConvlabError, DivergedError, RunDirInUseError
 from convlab.launch import check_unused_run_dir, process_rank
 from convlab.results import RESULTS_NAME, write_results
@@ -37,7 +38,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from convlab.loggers import log_final_results
     from convlab.models import count_parameters
 
-    check_train_config(cfg)
+    check_ckpt_path(cfg)
+    check_config(cfg)
     out_dir = Path(cfg.paths.output_dir)
     check_unused_run_dir(out_dir)
     resume = resume_checkpoint(cfg)  # loaded weights_only and checked before any data is read
@@ -92,7 +94,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 
 def check_train_config(cfg: DictConfig) -> None:
-    """Everything about a training command line that can be checked without reading data."""
+    """The pre-check of every job of a train.py command line: what can be checked without reading data."""
     check_ckpt_path(cfg)  # first: it needs no imports, the pairing checks in check_config do
     check_job(cfg)
 
