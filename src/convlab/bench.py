@@ -18,9 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import logging
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -254,19 +252,22 @@ def import_seconds(module: str, repetitions: int = 3) -> float:
     return statistics.median(times)
 
 
+# Runs a command and prints its peak RSS in KB. The measuring process must be small: on Linux a child
+# started with vfork (as subprocess does) inherits the high-water RSS of its parent's memory at exec, so
+# measuring from the benchmark process itself would report the benchmark's own size.
+_PEAK_RSS_PROBE = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
 def peak_rss_mb(workdir: Path, dataset: str) -> float:
     """Peak resident memory of a full one-epoch LeNet run in its own process (MB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(
-        _train_command(f"dataset={dataset}", "model=lenet", "trainer.max_epochs=1"),
-        cwd=workdir,
-        check=True,
-        capture_output=True,
+    command = _train_command(f"dataset={dataset}", "model=lenet", "trainer.max_epochs=1")
+    probe = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS_PROBE, *command], cwd=workdir, check=True, capture_output=True, text=True
     )
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak_kb <= before:  # ru_maxrss is a max over all children: an earlier, bigger child would hide this one
-        logging.getLogger(__name__).warning("peak RSS reading is the maximum over earlier child processes")
-    return peak_kb / 1024
+    return int(probe.stdout.split()[-1]) / 1024
 
 
 def eval_samples_per_second(bench: Bench, model: str) -> float:
