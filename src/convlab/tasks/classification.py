@@ -19,6 +19,7 @@ from torchmetrics.classification import (
 )
 
 from convlab.errors import DivergedError
+from convlab.tasks.optimization import optimizer_with_schedule
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
@@ -180,10 +181,7 @@ class ClassificationTask(pl.LightningModule):
 
     # -- optimisation and checkpoints -----------------------------------------------------------------
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.model.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer)}}
+        return optimizer_with_schedule(self.model.parameters(), self.optimizer_factory, self.scheduler_factory)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Only plain containers go in: the checkpoint must load with torch.load(weights_only=True).
