@@ -54,6 +54,12 @@ def atomic_write_json(path: str | Path, data: Any) -> Path:
 
 
 def atomic_savefig(fig: Any, path: str | Path, **kwargs: Any) -> Path:
-    """Save a matplotlib figure atomically (format taken from the final suffix)."""
+    """Save a matplotlib figure atomically (format taken from the final suffix), then close it: pyplot
+    keeps every open figure alive, and a saved figure is never drawn again."""
+    import matplotlib.pyplot as plt
+
     fmt = Path(path).suffix.lstrip(".") or "png"
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, **kwargs))
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, **kwargs))
+    finally:
+        plt.close(fig)

@@ -62,7 +62,4 @@ def confusion_matrix_png(
     fig.colorbar(image, ax=right, shrink=0.8)
     if title:
         fig.suptitle(title, fontsize=10)
-    try:
-        return atomic_savefig(fig, path, dpi=110)
-    finally:
-        plt.close(fig)
+    return atomic_savefig(fig, path, dpi=110)

@@ -81,10 +81,7 @@ def mse_curve_png(curve: Sequence[float], path: str | Path, goal: float | None =
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     ax.set_title(f"MSE of the conv output against the target {title}".strip(), fontsize=10)
-    try:
-        return atomic_savefig(fig, path, dpi=110)
-    finally:
-        plt.close(fig)
+    return atomic_savefig(fig, path, dpi=110)
 
 
 def evolution_png(
@@ -108,7 +105,4 @@ def evolution_png(
         ax.imshow(image.numpy(), cmap="gray", vmin=vmin, vmax=vmax)
         ax.set_title(label, fontsize=9)
     fig.suptitle("conv output during training, and the target", fontsize=11)
-    try:
-        return atomic_savefig(fig, path, dpi=80)
-    finally:
-        plt.close(fig)
+    return atomic_savefig(fig, path, dpi=80)

@@ -32,10 +32,7 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    try:
-        return atomic_savefig(fig, path, dpi=110)
-    finally:
-        _pyplot().close(fig)
+    return atomic_savefig(fig, path, dpi=110)
 
 
 def _not_shown(comparison: Comparison, shown: list[Job]) -> str:

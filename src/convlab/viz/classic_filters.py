@@ -45,7 +45,4 @@ def classic_filter_panel(image_spec: str, path: str | Path, seed: int = 0) -> Pa
         ax.set_title(f"{label}\n{pixels.shape[1]}x{pixels.shape[0]}, min-max to 0-255", fontsize=10)
         ax.axis("off")
     fig.suptitle(f"classic filters on {Path(image_spec).name}", fontsize=12)
-    try:
-        return atomic_savefig(fig, path, dpi=90)
-    finally:
-        plt.close(fig)
+    return atomic_savefig(fig, path, dpi=90)

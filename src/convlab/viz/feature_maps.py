@@ -143,10 +143,7 @@ def overview_png(pictures: Sequence[Picture], path: str | Path, title: str = "")
         ax.set_title(picture.title, fontsize=9)
     if title:
         fig.suptitle(title, fontsize=12)
-    try:
-        return atomic_savefig(fig, path, dpi=80)
-    finally:
-        plt.close(fig)
+    return atomic_savefig(fig, path, dpi=80)
 
 
 def _thumbnail(pixels: np.ndarray, longest: int = OVERVIEW_PIXELS) -> np.ndarray:
