@@ -1,6 +1,6 @@
 """Train one experiment, or a sweep with -m. See README.md and `python train.py --help`."""
 
-from convlab.train import main
+from convlab.cli.train import main
 
 if __name__ == "__main__":
     main()

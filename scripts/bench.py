@@ -23,8 +23,9 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from convlab import bench
-from convlab.runtime import quiet_libraries
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for benchmarks/
+from benchmarks import engine as bench
+from convlab.run.environment import quiet_libraries
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from convlab.report.cli import main
+from convlab.cli.compare import main
 
 if __name__ == "__main__":
     main()

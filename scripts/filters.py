@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from convlab.cli import fail
+from convlab.cli.exit import fail
 from convlab.errors import ConvlabError
 
 

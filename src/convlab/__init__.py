@@ -1,10 +1,8 @@
-"""convlab: compare small vision models honestly with Hydra configs and Lightning runs."""
+"""convlab: compare small vision models honestly with Hydra configs and Lightning runs.
 
-import os
-
-# OpenMP threads spin while waiting for work by default. On a shared or oversubscribed CPU (parallel
-# sweep jobs, a busy laptop) that collapses multi-threaded training 3-30x; passive waiting costs little
-# when the machine is quiet. It must be set before torch loads OpenMP, hence here; a user's setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+Packages, in the order a run meets them: cli (command-line front door), config (checks, overrides,
+resolvers), run (one run: build, fit, test, record results.json), data, models, tasks, checkpoints,
+sweeps, trackers (W&B, TensorBoard), report (tables, plots, html), viz (what a network sees).
+"""
 
 __version__ = "0.1.0"

@@ -14,9 +14,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
+from convlab.data.kernels import convolve, cross_correlate, flip_kernel, kernel_from_spec, kernel_label
+from convlab.data.photos import check_image_spec, load_grayscale
 from convlab.errors import DataError
-from convlab.filters import convolve, cross_correlate, flip_kernel, kernel_from_spec, kernel_label
-from convlab.photos import check_image_spec, load_grayscale
 
 
 def _whole_batches(*batches: tuple[torch.Tensor, ...]) -> DataLoader:

@@ -7,7 +7,6 @@ more than one float batch and the training path has no per-sample Python or PIL 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +16,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from convlab.errors import DataError
-
-# The loaders below index in-memory tensors; worker processes would only add overhead.
-warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 
 
 @dataclass

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from convlab.config.overrides import job_identity, override_key, override_value
 from convlab.errors import ConvlabError
-from convlab.results import RESULTS_NAME, read_results
-from convlab.sweeps import job_identity, override_key
+from convlab.run.record import RESULTS_NAME, read_results
 
 # Overrides that repeat one configuration; jobs differing only in these are aggregated.
 REPEAT_KEYS = ("seed", "dataset.fold")
@@ -224,7 +224,7 @@ GROUP_COLUMNS = [
 
 def job_row(comparison: Comparison, rank: int, job: Job) -> dict[str, Any]:
     """One job's table row, straight from its record."""
-    fold = next((o.split("=", 1)[1] for o in job.overrides if override_key(o) == "dataset.fold"), None)
+    fold = next((override_value(o) for o in job.overrides if override_key(o) == "dataset.fold"), None)
     return {
         "rank": rank,
         "overrides": comparison.label(job),
@@ -267,7 +267,7 @@ def group_rows(comparison: Comparison) -> list[dict[str, Any]]:
 
 def _natural(override: str) -> tuple[str, float, str]:
     """``seed=10`` after ``seed=9``."""
-    key, _, value = override.partition("=")
+    key, value = override_key(override), override_value(override) or ""
     try:
         return key, float(value), ""
     except ValueError:

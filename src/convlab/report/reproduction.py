@@ -19,9 +19,10 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from convlab.config.overrides import override_key, values_of
 from convlab.errors import ConvlabError
 from convlab.fileio import atomic_write_text
-from convlab.results import RESULTS_NAME, read_results
+from convlab.run.record import RESULTS_NAME, read_results
 
 PRESETS = ("lenet_tutorial", "cnn8_article", "mlp_keras")
 ROOT = Path(__file__).resolve().parents[3]
@@ -29,7 +30,7 @@ DEFAULT_DATASET = "dataset=mnist"  # every preset on MNIST unless told otherwise
 
 
 def preset_of(overrides: list[str]) -> str | None:
-    return next((o.split("=", 1)[1] for o in overrides if o.startswith("experiment=")), None)
+    return next(iter(values_of(overrides, "experiment")), None)
 
 
 def collect_rows(sweep_dir: Path, presets: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -99,23 +100,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from convlab import resolvers
-    from convlab.cli import fail, precheck
+    from convlab.cli.exit import fail
+    from convlab.cli.precheck import precheck
+    from convlab.config.checks import check_config
+    from convlab.config.resolvers import unique_dir
 
     args = parse_args(argv)
     overrides = list(args.overrides)
-    if not any(o.lstrip("+~").startswith("dataset=") for o in overrides):
+    try:
+        keys = [override_key(o) for o in overrides]
+    except ConvlabError as e:
+        fail(str(e))
+    if "dataset" not in keys:
         overrides.insert(0, DEFAULT_DATASET)
-    if any(o.lstrip("+~").startswith(("experiment=", "hydra.sweep.dir=")) for o in overrides):
+    if "experiment" in keys or "hydra.sweep.dir" in keys:
         fail("reproduce.py chooses experiment= and hydra.sweep.dir itself; use --presets and --out")
     sweep = ["-m", f"experiment={','.join(args.presets)}", *overrides]
-    resolvers.register()
     try:
-        precheck(sweep, "config")  # every job composed and checked here, before a directory or a process
+        precheck(sweep, "config", check_config)  # every job composed and checked here, before a directory or a process
     except ConvlabError as e:
         fail(str(e))
     base = args.out or str(Path("outputs") / "reproduce" / time.strftime("%Y-%m-%d_%H-%M-%S"))
-    sweep_dir = Path(resolvers.unique_dir(base))  # created atomically: never an earlier reproduction's directory
+    sweep_dir = Path(unique_dir(base))  # created atomically: never an earlier reproduction's directory
     command = [sys.executable, str(ROOT / "train.py"), *sweep, f"hydra.sweep.dir={sweep_dir}"]
     proc = subprocess.run(command, check=False)
     if proc.returncode != 0:  # train.py has printed its one-line reason; nothing ran

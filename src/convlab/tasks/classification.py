@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from torch import nn
 from torchmetrics import MetricCollection
@@ -19,13 +19,10 @@ from torchmetrics.classification import (
 )
 
 from convlab.errors import DivergedError
-from convlab.tasks.optimization import optimizer_with_schedule
-
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
-SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
+from convlab.tasks.base import OptimizerFactory, SchedulerFactory, Task
 
 
-class ClassificationTask(pl.LightningModule):
+class ClassificationTask(Task):
     """Trains a classifier and, at test end, leaves every figure results.json needs in ``test_results``.
 
     Training statistics are accumulated on the device and logged once per epoch; the step loss is
@@ -33,7 +30,7 @@ class ClassificationTask(pl.LightningModule):
     a few ms per step, a large share of a small model's step time.
     """
 
-    kind = "classification"
+    task_kind = "classification"
 
     def __init__(
         self,
@@ -45,25 +42,12 @@ class ClassificationTask(pl.LightningModule):
         seed: int = 0,
         example_input: torch.Tensor | None = None,
     ) -> None:
-        super().__init__()
-        self.model, self.loss_fn = model, loss
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        super().__init__(model, loss, optimizer, scheduler, seed, example_input)
         self.class_names = list(class_names)
-        self.seed = seed
-        self.example_input_array = example_input  # lets the model summary show each layer's shapes
-        # The resolved run config, group choices and overrides as plain containers, stored in
-        # checkpoints so eval can rebuild the run; set by convlab.build.
-        self.checkpoint_meta: dict[str, Any] = {}
         # Test metrics are made at test start and kept in a plain dict, outside the module tree, so the
         # model summary lists the model's layers rather than metric objects.
         self._metrics: dict[str, MetricCollection] = {}
         self._sums: dict[str, torch.Tensor] = {}
-        self.train_samples = 0
-        self.train_loop_seconds = 0.0
-        self.test_results: dict[str, Any] | None = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
 
     # -- running sums (loss * n, correct, n) kept on the device: no host sync per step --------------
     def _accumulate(self, stage: str, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
@@ -179,9 +163,18 @@ class ClassificationTask(pl.LightningModule):
         }
         self.log_dict({f"test/{k}": self.test_results[k] for k in ("acc", "f1_macro", "loss")})
 
-    # -- optimisation and checkpoints -----------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
-        return optimizer_with_schedule(self.model.parameters(), self.optimizer_factory, self.scheduler_factory)
+    # -- outputs and checkpoints ----------------------------------------------------------------------
+    def write_outputs(self, out_dir: Path, record: dict[str, Any]) -> None:
+        """confusion_matrix.png (when the run was tested) and the terminal summary."""
+        from convlab.report.confusion import confusion_matrix_png
+        from convlab.report.summary import print_summary
+
+        if record.get("test"):
+            title = f"{record['dataset']} / {record['model']} / {record['optim']} / {record['loss']}"
+            confusion_matrix_png(
+                record["test"]["confusion_matrix"], record["class_names"], out_dir / "confusion_matrix.png", title=title
+            )
+        print_summary(record)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Only plain containers go in: the checkpoint must load with torch.load(weights_only=True).

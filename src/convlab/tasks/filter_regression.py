@@ -7,20 +7,17 @@ problem is a least-squares fit of 9 numbers and its answer is the target kernel 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from torch import nn
 
 from convlab.errors import DivergedError
-from convlab.tasks.optimization import optimizer_with_schedule
+from convlab.tasks.base import OptimizerFactory, SchedulerFactory, Task
 
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
-SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 MSE_GOAL = 1e-6  # the experiment's acceptance level; results.json records the step from which the MSE stays below
 
 
@@ -47,14 +44,14 @@ def steps_to_stay_below(history: list[float], final: float | None, goal: float) 
     return settled
 
 
-class FilterRegression(pl.LightningModule):
+class FilterRegression(Task):
     """Fits ``model`` (one conv, see convlab.models.SobelNet) to a full-batch (image, filtered image) pair.
 
     Keeps what the pictures and results.json need: the MSE of every step, the model's output every
     ``snapshot_every`` steps (and at the start and end), and the final kernel against ``target_kernel``.
     """
 
-    kind = "filter"
+    task_kind = "filter"
 
     def __init__(
         self,
@@ -69,27 +66,16 @@ class FilterRegression(pl.LightningModule):
         seed: int = 0,
         example_input: torch.Tensor | None = None,
     ) -> None:
-        super().__init__()
-        self.model, self.loss_fn = model, loss
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        super().__init__(model, loss, optimizer, scheduler, seed, example_input)
         self.target_kernel = target_kernel.detach().cpu().float()
         self.target_name, self.held_out_image = target_name, held_out_image
         self.snapshot_every = max(1, int(snapshot_every))
-        self.seed = seed
-        self.example_input_array = example_input
-        self.checkpoint_meta: dict[str, Any] = {}  # set by convlab.build, stored in checkpoints
         self.mse_history: list[float] = []
         self.snapshots: list[tuple[int, torch.Tensor]] = []  # (steps taken, model output on the training image)
         self.target_image: torch.Tensor | None = None
         self._train_input: torch.Tensor | None = None  # the photo, for the output after the last step
         self._step_losses: list[torch.Tensor] = []
-        self.train_samples = 0
-        self.train_loop_seconds = 0.0
-        self.test_results: dict[str, Any] | None = None
         self._test_mse: dict[int, float] = {}
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
 
     @property
     def kernel(self) -> torch.Tensor:
@@ -173,7 +159,7 @@ class FilterRegression(pl.LightningModule):
 
     def write_outputs(self, out_dir: Path, record: dict[str, Any]) -> None:
         """The kernel-versus-target summary, mse_curve.png and evolution.png (pictures only after training)."""
-        from convlab.report.filter import evolution_png, mse_curve_png, print_filter_summary
+        from convlab.report.filter_outputs import evolution_png, mse_curve_png, print_filter_summary
 
         final = (record.get("filter") or {}).get("mse")
         curve = self.mse_history + ([final] if final is not None else [])  # curve[s]: MSE after s steps
@@ -183,10 +169,7 @@ class FilterRegression(pl.LightningModule):
             evolution_png(self.snapshots, curve, self.target_image, out_dir / "evolution.png")
         print_filter_summary(record)
 
-    # -- optimisation and checkpoints -----------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
-        return optimizer_with_schedule(self.model.parameters(), self.optimizer_factory, self.scheduler_factory)
-
+    # -- checkpoints ---------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Plain containers only: the checkpoint must load with torch.load(weights_only=True).
         checkpoint["convlab"] = {**self.checkpoint_meta, "target_kernel": self.target_kernel.tolist()}

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from convlab.data.kernels import cross_correlate, kernel_from_spec, mean_blur, minmax_uint8, random_kernel
+from convlab.data.photos import load_grayscale
 from convlab.fileio import atomic_savefig
-from convlab.filters import cross_correlate, kernel_from_spec, mean_blur, minmax_uint8, random_kernel
-from convlab.photos import load_grayscale
 
 
 def classic_kernels(seed: int = 0) -> list[tuple[str, torch.Tensor]]:

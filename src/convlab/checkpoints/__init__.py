@@ -1,0 +1,1 @@
+"""Checkpoints: loaded safely (load), written atomically (save), found and checked for a resume (resume)."""

@@ -1,0 +1,25 @@
+"""How the command line ends on bad input: one line on stderr, exit code 2."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str) -> None:
+    """Print one error line and exit with EXIT_BAD_INPUT."""
+    print(f"convlab: error: {one_line(message)}", file=sys.stderr, flush=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def one_line(message: str) -> str:
+    """Fold a multi-line library message into one line: option lists become comma-separated."""
+    # Hydra appends its config search path to "Could not find" errors: noise for a user.
+    text = re.split(r"\n\s*Config search path", str(message))[0].replace("\r", "")
+    text = re.sub(r"\n\s*\n", ". ", text.strip())
+    text = re.sub(r":\s*\n\t", ": ", text)
+    text = re.sub(r"\n\t", ", ", text)
+    text = re.sub(r"\s*\n\s*", "; ", text)
+    return re.sub(r"\s+", " ", text).replace(".;", ";").replace("..", ".")

@@ -1,0 +1,86 @@
+"""The command-line pre-check: every job of a command line is composed and checked before Hydra starts
+anything, so bad input ends in one clear line on stderr and a non-zero exit, with nothing written.
+
+Hydra's own composition errors span several lines and end with a hint about HYDRA_FULL_ERROR; the
+pre-check reports the same problems as one line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+from collections.abc import Callable
+
+from hydra import compose, initialize_config_dir
+from hydra._internal.utils import get_args_parser
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+import convlab.config.resolvers  # noqa: F401  (registers the resolvers the run directory names use)
+from convlab.cli.exit import fail
+from convlab.config import CONFIG_DIR
+from convlab.config.overrides import override_key, override_value
+from convlab.errors import ConvlabError
+from convlab.run.launch import check_launch
+
+MAX_PRECHECKED_JOBS = 512
+
+
+def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """The override lists of every job a command line launches (interval sweeps are left to the sweeper)."""
+    if not multirun:
+        return [overrides]
+    axes: list[list[str]] = []
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if not override.is_sweep_override():
+            axes.append([override.input_line])
+        elif override.is_discrete_sweep():
+            key = override.get_key_element()
+            axes.append([f"{key}={v}" for v in override.sweep_string_iterator()])
+    return [list(job) for job in itertools.islice(itertools.product(*axes), MAX_PRECHECKED_JOBS)]
+
+
+def precheck(argv: list[str], config_name: str, check: Callable[[DictConfig], None]) -> None:
+    """Compose every job of ``argv`` and run ``check`` on it; raise ConvlabError on the first bad one."""
+    args = get_args_parser().parse_args(argv)
+    if args.help or args.hydra_help or args.cfg or args.info or args.shell_completion:
+        return
+    try:
+        jobs = job_overrides(list(args.overrides), bool(args.multirun))
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            for overrides in jobs:
+                cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
+                check_launch(cfg, bool(args.multirun))
+                check(cfg)
+    except (HydraException, OmegaConfBaseException) as e:
+        cause = e.__cause__
+        detail = f" ({cause})" if isinstance(cause, OmegaConfBaseException) and str(cause) not in str(e) else ""
+        raise ConvlabError(f"{e}{detail}") from None
+
+
+def precheck_or_exit(config_name: str, check: Callable[[DictConfig], None]) -> None:
+    """Pre-check this process's command line; on bad input, one line on stderr and exit code 2."""
+    hint = missing_sweeper_plugin(sys.argv[1:])
+    if hint:
+        fail(hint)
+    try:
+        precheck(sys.argv[1:], config_name, check)
+    except ConvlabError as e:
+        fail(str(e))
+
+
+def missing_sweeper_plugin(argv: list[str]) -> str | None:
+    """A one-line hint when the command line asks for the Optuna sweeper and it is not installed."""
+    overrides = [a for a in argv if not a.startswith("-") and "=" in a]
+    try:
+        wants_optuna = any(
+            override_key(a) in ("hparams_search", "hydra/sweeper") and override_value(a) == "optuna" for a in overrides
+        )
+    except ConvlabError:  # an override Hydra cannot read: the pre-check names it
+        return None
+    if wants_optuna and importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None:
+        return "hparams_search=optuna needs the optional Optuna sweeper: pip install -e '.[optuna]'"
+    return None

@@ -1,0 +1,183 @@
+"""Checks on a composed config that must pass before any data is read or training starts.
+
+Each failure is one ConfigError line naming the key, its value and what is allowed. The CLI pre-check
+runs them on every job of a command line before the first one starts; a job run in another process
+(joblib, submitit) runs them again there. A config that passed once in a process is not checked again.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
+
+from convlab.config.overrides import group_choices
+from convlab.errors import ConfigError
+
+LAST = "last"  # ckpt_path=last: the newest last.ckpt of a run with the same config
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _integer(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# (key, test, allowed-range text). A key absent from the config is skipped.
+Rule = tuple[str, Callable[[Any], bool], str]
+RULES: list[Rule] = [
+    ("optim.lr", lambda v: _number(v) and v > 0, "a number > 0"),
+    ("optim.weight_decay", lambda v: _number(v) and v >= 0, "a number >= 0"),
+    ("optim.momentum", lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    ("optim.alpha", lambda v: _number(v) and 0 < v < 1, "a number in (0, 1)"),
+    ("optim.eps", lambda v: _number(v) and v > 0, "a number > 0"),
+    ("dataset.batch_size", lambda v: _integer(v) and v > 0, "an integer > 0"),
+    ("dataset.eval_batch_size", lambda v: _integer(v) and v > 0, "an integer > 0"),
+    ("dataset.val_fraction", lambda v: _number(v) and 0 < v < 1, "a number in (0, 1)"),
+    ("dataset.test_fraction", lambda v: _number(v) and 0 < v < 1, "a number in (0, 1)"),
+    ("dataset.std", lambda v: _number(v) and v > 0, "a number > 0"),
+    ("dataset.folds", lambda v: v is None or (_integer(v) and v >= 2), "null or an integer >= 2"),
+    ("model.dropout", lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    ("model.num_classes", lambda v: _integer(v) and v >= 2, "an integer >= 2"),
+    ("trainer.max_epochs", lambda v: _integer(v) and v >= 0, "an integer >= 0"),
+    ("trainer.max_steps", lambda v: _integer(v) and v >= -1, "an integer >= -1 (-1: no limit)"),
+    ("seed", lambda v: _integer(v) and v >= 0, "an integer >= 0"),
+    ("threads", lambda v: v is None or (_integer(v) and v > 0), "null or an integer > 0"),
+    ("skip_done", lambda v: isinstance(v, bool), "true or false"),
+    ("logger.wandb.mode", lambda v: v in ("online", "offline", "disabled"), "online, offline, disabled or null"),
+]
+
+
+# Keys naming input files: checked to exist before any run directory is made.
+FILE_KEYS = ("dataset.path",)
+
+
+def _missing_keys(node: DictConfig, prefix: str = "") -> Iterator[str]:
+    """Keys left as ??? (mandatory), found without resolving any interpolation."""
+    for key in node:
+        if prefix == "" and key == "hydra":
+            continue
+        if OmegaConf.is_missing(node, key):
+            yield f"{prefix}{key}"
+        elif not OmegaConf.is_interpolation(node, key) and isinstance(node[key], DictConfig):
+            yield from _missing_keys(node[key], f"{prefix}{key}.")
+
+
+def check_values(cfg: DictConfig) -> None:
+    missing = list(_missing_keys(cfg))
+    if missing:
+        raise ConfigError(f"{missing[0]} has no value: add {missing[0]}=<value> to the command line")
+    for key, ok, allowed in RULES:
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is None and key not in ("dataset.folds", "threads"):
+            continue
+        if not ok(value):
+            problem = "is out of range" if _number(value) else "is not valid"
+            raise ConfigError(f"{key}={value!r} {problem}: must be {allowed}")
+    for key in FILE_KEYS:
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and not Path(str(value)).is_file():
+            raise ConfigError(f"{key}={value}: no such file")
+    folds = OmegaConf.select(cfg, "dataset.folds")
+    if folds:
+        fold = OmegaConf.select(cfg, "dataset.fold", default=0)
+        if not (_integer(fold) and 0 <= fold < folds):
+            raise ConfigError(f"dataset.fold={fold!r} is out of range: must be an integer in [0, {folds - 1}]")
+
+
+def _target_class(cfg: DictConfig, group: str) -> type:
+    target = OmegaConf.select(cfg, f"{group}._target_")
+    if not target:
+        raise ConfigError(f"config group '{group}' is missing or has no _target_")
+    try:
+        return get_class(str(target))
+    except Exception:
+        raise ConfigError(f"{group}._target_={target}: no such class") from None
+
+
+def check_pairing(cfg: DictConfig) -> None:
+    """Dataset, model and loss must all suit the task (classification or image filter regression)."""
+    names = group_choices(cfg)
+    task_kind = _target_class(cfg, "task").task_kind
+    dataset_kind = _target_class(cfg, "dataset").task_kind
+    if dataset_kind != task_kind:
+        raise ConfigError(
+            f"dataset={names['dataset']} is a {dataset_kind} dataset but task={names.get('task')} trains "
+            f"{task_kind}; pick a {task_kind} dataset or use experiment=sobel for image filtering"
+        )
+    for group in ("model", "loss"):
+        kinds = _target_class(cfg, group).task_kinds
+        if task_kind not in kinds:
+            this, data = f"{group}={names[group]}", f"dataset={names['dataset']}"
+            raise ConfigError(
+                f"{this} cannot be used with {data}: {this} is for {' or '.join(kinds)}, {data} is {task_kind}"
+                + ("; use experiment=sobel" if "filter" in kinds else "")
+            )
+
+
+def check_factory_arguments(cfg: DictConfig) -> None:
+    """optim and scheduler are built as partials and called only when training starts: check their keys now."""
+    for group in ("optim", "scheduler"):
+        node = cfg.get(group)
+        if not node or "_target_" not in node:
+            continue
+        params = inspect.signature(_target_class(cfg, group)).parameters
+        if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            continue
+        # the first argument (parameters, or the optimizer of a scheduler) is supplied by the task
+        allowed = [name for name, p in list(params.items())[1:] if p.kind != p.VAR_POSITIONAL]
+        for key in node:
+            if not str(key).startswith("_") and key not in params:
+                raise ConfigError(f"{group}.{key} is not an argument of {node._target_}; it takes {', '.join(allowed)}")
+
+
+def check_dataset_options(cfg: DictConfig) -> None:
+    """Checks a data module class offers as ``check_config(cfg)`` (dataset=image: its kernel and photo)."""
+    check = getattr(_target_class(cfg, "dataset"), "check_config", None)
+    if check is not None:
+        check(cfg)
+
+
+def check_ckpt_path(cfg: DictConfig) -> None:
+    """``ckpt_path`` is null, ``last``, or an existing file (checked before any run directory is made)."""
+    value = OmegaConf.select(cfg, "ckpt_path", default=None)
+    if value is None or str(value) == LAST:
+        return
+    if not Path(str(value)).is_file():
+        raise ConfigError(
+            f"ckpt_path={value}: no such file (give <run dir>/checkpoints/last.ckpt, or ckpt_path=last "
+            "for the newest checkpoint of a run with this exact config)"
+        )
+
+
+# Fingerprints of the configs that passed check_config in this process.
+_passed: set[str] = set()
+
+
+def _fingerprint(cfg: DictConfig) -> str:
+    """The config as written (interpolations unresolved: resolving would claim run directories), minus Hydra's node."""
+    node = OmegaConf.to_container(cfg, resolve=False)
+    node.pop("hydra", None)
+    return json.dumps(node, sort_keys=True, default=str)
+
+
+def check_config(cfg: DictConfig) -> None:
+    """All checks that need no data: the checkpoint to resume from, value ranges, dataset/model/loss/task
+    compatibility, optimizer and scheduler arguments, dataset options. Once per config and process."""
+    fingerprint = _fingerprint(cfg)
+    if fingerprint in _passed:
+        return
+    check_ckpt_path(cfg)  # first: it needs no imports, the pairing checks do
+    check_values(cfg)
+    check_pairing(cfg)
+    check_factory_arguments(cfg)
+    check_dataset_options(cfg)
+    _passed.add(fingerprint)

@@ -1,0 +1,80 @@
+"""Build a run's objects from its config with hydra.utils.instantiate: data, task, callbacks, loggers, trainer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from lightning_fabric.utilities.exceptions import MisconfigurationException
+from omegaconf import DictConfig, OmegaConf
+
+from convlab.config.overrides import command_line_overrides, group_choices
+from convlab.errors import ConfigError, ConvlabError
+
+
+def make(node: DictConfig, key: str, **kwargs: Any) -> Any:
+    """instantiate(node), unwrapping Hydra's wrapper so a user error stays one clear line."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as e:
+        cause = e.__cause__
+        if isinstance(cause, ConvlabError):
+            raise cause from None
+        if isinstance(cause, (TypeError, ValueError, MisconfigurationException)):
+            raise ConfigError(f"{key}: {cause}") from None
+        raise
+
+
+def build_datamodule(cfg: DictConfig) -> pl.LightningDataModule:
+    """The data module, with its data loaded and checked (errors here come before any training)."""
+    datamodule = make(cfg.dataset, "dataset")
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    return datamodule
+
+
+def build_task(cfg: DictConfig, datamodule: pl.LightningDataModule) -> pl.LightningModule:
+    model = make(cfg.model, "model")
+    if cfg.get("channels_last"):  # the data module hands over NHWC batches to match
+        model = model.to(memory_format=torch.channels_last)
+    num_classes = getattr(datamodule, "num_classes", None)
+    outputs = OmegaConf.select(cfg, "model.num_classes")
+    if num_classes and outputs is not None and outputs != num_classes:
+        raise ConfigError(f"model.num_classes={outputs} but the dataset has {num_classes} classes")
+    scheduler = cfg.get("scheduler")
+    task = make(
+        cfg.task,
+        "task",
+        model=model,
+        loss=make(cfg.loss, "loss"),
+        optimizer=make(cfg.optim, "optim"),
+        scheduler=make(scheduler, "scheduler") if scheduler else None,
+        **datamodule.task_inputs(),
+    )
+    # Set after construction: passed to instantiate, its _target_ nodes would be instantiated too.
+    task.checkpoint_meta = {
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "choices": group_choices(cfg),
+        "overrides": command_line_overrides(),
+    }
+    return task
+
+
+def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+    nodes = cfg.get("callbacks") or {}
+    return [make(node, f"callbacks.{name}") for name, node in nodes.items() if node and "_target_" in node]
+
+
+def build_loggers(cfg: DictConfig) -> list[Any]:
+    nodes = cfg.get("logger") or {}
+    return [make(node, f"logger.{name}") for name, node in nodes.items() if node and "_target_" in node]
+
+
+def build_trainer(cfg: DictConfig, **overrides: Any) -> pl.Trainer:
+    """A Trainer from ``cfg.trainer`` (every key is a Trainer argument), callbacks and loggers."""
+    kwargs: dict[str, Any] = {"callbacks": build_callbacks(cfg), "logger": build_loggers(cfg) or False}
+    kwargs.update(overrides)
+    return make(cfg.trainer, "trainer", **kwargs)

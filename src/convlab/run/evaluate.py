@@ -1,0 +1,82 @@
+"""Re-test a trained model (``python eval.py ckpt_path=<run dir>/checkpoints/last.ckpt``).
+
+The model is rebuilt from the config that trained it (<run dir>/.hydra/config.yaml, or the copy kept
+in the checkpoint), its weights loaded with weights_only=True, and the test split evaluated again.
+results.json, with the same test fields as training's, goes into a new directory under outputs/evals/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from convlab.checkpoints.load import load_checkpoint, run_dir_of
+from convlab.config.checks import check_config
+from convlab.config.overrides import GROUPS
+from convlab.errors import CheckpointError
+from convlab.run.environment import setup_runtime
+from convlab.run.record import describe_run, write_results
+
+
+def training_config(ckpt_path: Path, checkpoint: dict[str, Any]) -> tuple[DictConfig, dict[str, str], list[str]]:
+    """The training run's config, group choices and overrides."""
+    run_dir = run_dir_of(ckpt_path)
+    stored = checkpoint.get("convlab") or {}
+    hydra_dir = run_dir / ".hydra"
+    if (hydra_dir / "config.yaml").is_file():
+        cfg = OmegaConf.load(hydra_dir / "config.yaml")
+        hydra_cfg = OmegaConf.load(hydra_dir / "hydra.yaml").hydra if (hydra_dir / "hydra.yaml").is_file() else None
+        choices = dict(hydra_cfg.runtime.choices) if hydra_cfg is not None else {}
+        overrides = list(hydra_cfg.overrides.task) if hydra_cfg is not None else []
+    elif stored.get("config"):
+        cfg = OmegaConf.create(stored["config"])
+        choices, overrides = stored.get("choices", {}), stored.get("overrides", [])
+    else:
+        raise CheckpointError(f"{ckpt_path}: no {hydra_dir / 'config.yaml'} and no config inside the checkpoint")
+    return cfg, {k: str(v) for k, v in choices.items() if v is not None}, overrides
+
+
+def evaluate(eval_cfg: DictConfig) -> dict[str, Any]:
+    """Test ``eval_cfg.ckpt_path`` on its run's test split; results.json in ``eval_cfg.paths.output_dir``."""
+    from convlab.models import count_parameters
+    from convlab.run.build import build_datamodule, build_task, build_trainer
+
+    ckpt_path = Path(eval_cfg.ckpt_path)
+    checkpoint = load_checkpoint(ckpt_path)
+    cfg, choices, overrides = training_config(ckpt_path, checkpoint)
+    out_dir = Path(eval_cfg.paths.output_dir)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out_dir)  # outputs of this evaluation go to its own directory
+        cfg.ckpt_path = None  # what training resumed from, if anything: not this evaluation's concern
+    check_config(cfg)
+    record = describe_run(cfg)
+    record.update({g: choices[g] for g in GROUPS if g in choices}, overrides=overrides)
+    setup_runtime(cfg)
+    datamodule = build_datamodule(cfg)
+    task = build_task(cfg, datamodule)
+    try:
+        task.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as e:
+        raise CheckpointError(
+            f"{ckpt_path}: weights do not fit the model of its config ({str(e).splitlines()[0]})"
+        ) from None
+    with open_dict(cfg):
+        cfg.trainer.pop("strategy", None)
+        cfg.trainer.devices = 1
+    trainer = build_trainer(cfg, logger=False, callbacks=[], enable_checkpointing=False, enable_model_summary=False)
+    trainer.test(task, datamodule=datamodule, verbose=False)
+    record.update(
+        status="ok",
+        params=count_parameters(task.model),
+        epochs=checkpoint.get("epoch", 0) + 1,
+        checkpoint=str(ckpt_path.resolve()),
+        evaluated_run=str(run_dir_of(ckpt_path)),
+        test=task.test_results,
+        **datamodule.describe(),
+        **task.extra_results(),
+    )
+    write_results(out_dir, record)
+    task.write_outputs(out_dir, record)
+    return record

@@ -1,0 +1,166 @@
+"""Weights & Biases: one run per job, its mode, and what it gets from results.json at the end.
+
+W&B rules: one run per job, finished when the job ends, even when it raises (Lightning's WandbLogger
+otherwise attaches the next job of a multirun to the still-open run). Mode: WANDB_MODE > the config >
+online when an API key is configured, else offline; online that cannot reach the server within
+``init_timeout`` falls back to offline, so a job never hangs on the network.
+
+What W&B gets at the end of a job (summary, confusion matrix, per-class table) is read from the job's
+results.json record: no number is computed twice. wandb is imported only where used.
+"""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+
+from convlab.errors import ConfigError
+from convlab.run.record import RESULTS_NAME, read_results
+
+log = logging.getLogger("convlab")
+
+WANDB_MODES = ("online", "offline", "disabled")
+_MODE_ALIASES = {"dryrun": "offline", "run": "online"}  # values wandb itself accepts in WANDB_MODE
+# Summary keys copied from results.json (test metrics under test/, as Lightning logs them).
+_SUMMARY_KEYS = ("status", "error", "params", "epochs", "train_seconds", "samples_per_second", "threads")
+_TEST_KEYS = ("acc", "f1_macro", "loss", "samples")
+
+
+def wandb_api_key_configured() -> bool:
+    """WANDB_API_KEY is set, or the netrc file (``$NETRC``, else ~/.netrc) has a key for the W&B host."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlsplit(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai").netloc
+    path = Path(os.environ.get("NETRC") or "~/.netrc").expanduser()
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return False
+    return bool(entry and entry[2])
+
+
+def wandb_mode(configured: str | None) -> str:
+    """WANDB_MODE env > ``configured`` (logger.wandb.mode) > online if an API key is configured, else offline."""
+    env = os.environ.get("WANDB_MODE")
+    for source, value in (("WANDB_MODE", env), ("logger.wandb.mode", configured)):
+        if value:
+            mode = _MODE_ALIASES.get(str(value).lower(), str(value).lower())
+            if mode not in WANDB_MODES:
+                raise ConfigError(f"{source}={value!r} is not valid: must be one of {', '.join(WANDB_MODES)}")
+            return mode
+    return "online" if wandb_api_key_configured() else "offline"
+
+
+def sweep_group() -> str | None:
+    """The sweep directory's name for a multirun job (its run dir is <sweep dir>/<job subdir>), else None."""
+    if not HydraConfig.initialized():
+        return None
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    return Path(hydra_cfg.runtime.output_dir).parent.name
+
+
+def wandb_logger(
+    project: str,
+    save_dir: str,
+    entity: str | None = None,
+    mode: str | None = None,
+    group: str | None = None,
+    job_type: str | None = None,
+    name: str | None = None,
+    tags: list[str] | None = None,
+    init_timeout: float = 30,
+    log_model: bool = False,
+) -> Any:
+    """A Lightning WandbLogger around a run started here, with the mode and fallback described above."""
+    import wandb
+    from pytorch_lightning.loggers import WandbLogger
+
+    resolved_mode = wandb_mode(mode)
+    if int(os.environ.get("LOCAL_RANK", 0)) or int(os.environ.get("RANK", 0)):
+        # A DDP worker: Lightning logs from rank 0 only, and rank 0 owns the run.
+        return WandbLogger(project=project, save_dir=save_dir, mode=resolved_mode)
+    if wandb.run is not None:  # left open by code outside convlab's jobs: never merge into it
+        log.warning("finishing W&B run %s left open before this job", wandb.run.id)
+        wandb.run.finish()
+    Path(save_dir).mkdir(parents=True, exist_ok=True)
+    init = {
+        "project": project,
+        "entity": entity,
+        "group": group or sweep_group(),
+        "job_type": job_type,
+        "name": name or None,  # empty override list: let W&B pick a name
+        "tags": list(tags or []),
+        "dir": save_dir,
+    }
+    try:
+        run = wandb.init(mode=resolved_mode, settings=wandb.Settings(init_timeout=init_timeout), **init)
+    except Exception as e:  # wandb raises several types for network and auth failures
+        if resolved_mode != "online":
+            raise
+        log.warning("W&B online failed (%s); logging offline instead: `wandb sync` uploads it later", e)
+        run = wandb.init(mode="offline", **init)
+    return WandbLogger(experiment=run, project=project, save_dir=save_dir, log_model=log_model)
+
+
+def log_wandb_results(run: Any, record: dict[str, Any]) -> None:
+    """The W&B summary, confusion matrix and per-class table of a job, from its results.json record."""
+    import wandb
+
+    summary = {k: record[k] for k in _SUMMARY_KEYS if record.get(k) is not None}
+    test = record.get("test") or {}
+    summary.update({f"test/{k}": test[k] for k in _TEST_KEYS if k in test})
+    summary.update({f"val/{k}": v for k, v in (record.get("val") or {}).items()})
+    filt = record.get("filter") or {}  # the filter-regression task (experiment=sobel)
+    summary.update({f"filter/{k}": filt[k] for k in ("mse", "max_abs_error", "steps_to_mse_goal") if k in filt})
+    run.summary.update(summary)
+    if "confusion_matrix" not in test:
+        return
+    names = [str(c) for c in record["class_names"]]
+    cm = test["confusion_matrix"]
+    # wandb.plot.confusion_matrix counts (true, predicted) pairs: expand the stored matrix into them.
+    y_true = [i for i, row in enumerate(cm) for j, n in enumerate(row) for _ in range(n)]
+    preds = [j for row in cm for j, n in enumerate(row) for _ in range(n)]
+    per_class = test["per_class"]
+    table = wandb.Table(
+        columns=["class", "precision", "recall", "f1", "support"],
+        data=[
+            [name, per_class["precision"][i], per_class["recall"][i], per_class["f1"][i], sum(cm[i])]
+            for i, name in enumerate(names)
+        ],
+    )
+    run.log(
+        {
+            "test/confusion_matrix": wandb.plot.confusion_matrix(
+                y_true=y_true, preds=preds, class_names=names, title="test confusion matrix"
+            ),
+            "test/per_class": table,
+        }
+    )
+
+
+def finish_wandb_run(run_dir: Path) -> None:
+    """Finish the W&B run a job left open (it raised, or a tracker step failed), marking it failed
+    unless the job's results.json says ok. No-op when wandb was never imported."""
+    wandb = sys.modules.get("wandb")
+    if wandb is None or wandb.run is None:
+        return
+    status, error = "failed", "the job ended without results.json"
+    try:
+        record = read_results(run_dir / RESULTS_NAME)
+        status, error = record["status"], record.get("error")
+    except Exception:
+        pass
+    try:
+        wandb.run.summary.update({"status": status, **({"error": error} if error else {})})
+    finally:
+        wandb.run.finish(exit_code=0 if status == "ok" else 1)

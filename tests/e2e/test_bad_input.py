@@ -1,0 +1,198 @@
+"""A catalogue of bad command lines, each run as a real `python train.py` / `python eval.py` subprocess.
+
+Every case must exit with code 2, print exactly one line on stderr that names the problem (no traceback), and
+change no file outside the one new run directory it may make (earlier runs are never touched).
+
+Most cases are caught by the command-line pre-check before torch is imported (about a second each); they are
+the fast suite. Cases that need torch (model/dataset/loss pairings, checkpoints, data) are marked slow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import fake_mnist, run_cli, write_digit_csv
+
+
+@dataclass(frozen=True)
+class Case:
+    args: tuple[str, ...]
+    says: str  # a piece of the one stderr line
+    script: str = "train.py"
+    new_dir: str | None = None  # "runs" / "evals": the failure is recorded in a new run directory there
+
+
+FAST = {
+    # unknown config groups, options and keys
+    "unknown-option": Case(("model=resnet",), "Could not find 'model/resnet'. Available options in 'model'"),
+    "unknown-group": Case(("optimizer=sgd",), "Could not override 'optimizer'"),
+    "unknown-key": Case(("optim.learning_rate=0.1",), "Could not override 'optim.learning_rate'"),
+    "misspelt-trainer-key": Case(("trainer.max_epoch=3",), "Could not override 'trainer.max_epoch'"),
+    "unknown-logger": Case(("logger=wandbb",), "Could not find 'logger/wandbb'"),
+    "unknown-option-in-sweep": Case(("-m", "model=lenet,resnet"), "Could not find 'model/resnet'"),
+    "empty-option": Case(("model=",), "Could not find 'model/'"),
+    # wrong types
+    "lr-not-a-number": Case(("optim.lr=fast",), "optim.lr='fast' is not valid: must be a number > 0"),
+    "batch-size-float": Case(("dataset.batch_size=1.5",), "dataset.batch_size=1.5 is out of range: must be an integer"),
+    "epochs-not-a-number": Case(("trainer.max_epochs=ten",), "trainer.max_epochs='ten' is not valid"),
+    "seed-not-a-number": Case(("seed=abc",), "seed='abc' is not valid: must be an integer >= 0"),
+    "threads-not-a-number": Case(("threads=two",), "threads='two' is not valid"),
+    # out-of-range values
+    "negative-lr": Case(("optim.lr=-1",), "optim.lr=-1 is out of range: must be a number > 0"),
+    "dropout-one": Case(
+        ("model=mlp", "model.dropout=1"), "model.dropout=1 is out of range: must be a number in [0, 1)"
+    ),
+    "zero-val-fraction": Case(("dataset.val_fraction=0",), "dataset.val_fraction=0 is out of range"),
+    "momentum-above-one": Case(("optim=sgd", "optim.momentum=1.5"), "optim.momentum=1.5 is out of range"),
+    "fold-outside-folds": Case(("dataset.folds=4", "dataset.fold=7"), "dataset.fold=7 is out of range"),
+    "one-class": Case(("model.num_classes=1",), "model.num_classes=1 is out of range: must be an integer >= 2"),
+    "negative-epochs": Case(("trainer.max_epochs=-2",), "trainer.max_epochs=-2 is out of range"),
+    # missing files
+    "csv-without-path": Case(("dataset=csv",), "dataset.path has no value"),
+    "missing-csv": Case(("dataset=csv", "dataset.path=missing.csv"), "dataset.path=missing.csv: no such file"),
+    "missing-checkpoint": Case(("ckpt_path=missing.ckpt",), "ckpt_path=missing.ckpt: no such file"),
+    "eval-without-checkpoint": Case((), "ckpt_path has no value", script="eval.py"),
+    "eval-missing-checkpoint": Case(("ckpt_path=missing.ckpt",), "ckpt_path=missing.ckpt: no such file", "eval.py"),
+    # unwritable output directories
+    "log-dir-under-a-file": Case(("paths.log_dir=blocker/outputs",), "paths.log_dir=blocker/outputs: cannot create it"),
+    "run-dir-under-a-file": Case(("hydra.run.dir=blocker/run",), "hydra.run.dir=blocker/run: cannot create it"),
+    # distributed runs that cannot work
+    "ddp-inside-a-basic-sweep": Case(("-m", "trainer=ddp", "seed=0,1"), "cannot run inside a sweep on BasicLauncher"),
+}
+
+SLOW = {
+    # incompatible model / dataset / loss pairs (the check imports the classes: torch)
+    "filter-model-on-digits": Case(("model=sobel",), "model=sobel cannot be used with dataset=digits"),
+    "filter-model-with-mse": Case(("model=sobel", "loss=mse"), "model=sobel cannot be used with dataset=digits"),
+    "classes-mismatch": Case(
+        ("model.num_classes=5",), "model.num_classes=5 but the dataset has 10 classes", new_dir="runs"
+    ),
+    "bad-precision": Case(("trainer.precision=banana",), "trainer: Precision 'banana' is invalid", new_dir="runs"),
+    "zero-devices": Case(("trainer.devices=0",), "Trainer(devices=0)", new_dir="runs"),
+    # data and checkpoints that cannot be used
+    "mnist-offline-without-files": Case(("dataset=mnist", "dataset.download=false"), "not found", new_dir="runs"),
+    "empty-validation-split": Case(
+        ("dataset=csv", "dataset.path=tiny.csv"), "validation split is empty", new_dir="runs"
+    ),
+    "resume-unsafe-checkpoint": Case(("ckpt_path=unsafe.ckpt",), "could run code; refused", new_dir="runs"),
+    "resume-truncated-checkpoint": Case(("ckpt_path=truncated.ckpt",), "corrupt or truncated", new_dir="runs"),
+    "resume-another-model": Case(
+        ("ckpt_path=other_model.ckpt",), "weights do not fit this run's model", new_dir="runs"
+    ),
+    "resume-last-without-runs": Case(("ckpt_path=last",), "ckpt_path=last: no checkpoints/last.ckpt", new_dir="runs"),
+    "eval-unsafe-checkpoint": Case(("ckpt_path=unsafe.ckpt",), "could run code; refused", "eval.py", "evals"),
+    "eval-truncated-checkpoint": Case(("ckpt_path=truncated.ckpt",), "corrupt or truncated", "eval.py", "evals"),
+}
+
+
+class RunsCode:
+    """Unpickling this creates ``code-ran`` in the working directory."""
+
+    def __reduce__(self) -> tuple:
+        return os.mkdir, ("code-ran",)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory with an earlier run, a file where a directory is expected, and bad checkpoints."""
+    ws = tmp_path_factory.mktemp("workspace")
+    earlier = ws / "outputs" / "runs" / "earlier"
+    (earlier / "checkpoints").mkdir(parents=True)
+    (earlier / "results.json").write_text(json.dumps({"status": "ok"}))
+    (earlier / "checkpoints" / "last.ckpt").write_bytes(b"earlier weights")
+    (ws / "blocker").write_text("a file, not a directory")
+    weights = {"state_dict": {"model.w": torch.zeros(3)}, "optimizer_states": [{"state": {}}], "epoch": 0}
+    torch.save(weights, ws / "other_model.ckpt")
+    torch.save({**weights, "callbacks": RunsCode()}, ws / "unsafe.ckpt")
+    (ws / "truncated.ckpt").write_bytes((ws / "other_model.ckpt").read_bytes()[:600])
+    data = fake_mnist(40, 0)  # 40 rows: after the 25% test split, too few per class for a validation split
+    write_digit_csv(ws / "tiny.csv", data["train-images-idx3-ubyte"], data["train-labels-idx1-ubyte"])
+    return ws
+
+
+def snapshot(folder: Path) -> dict[str, tuple]:
+    out = {}
+    for p in folder.rglob("*"):
+        stat = p.stat()
+        digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
+        out[str(p.relative_to(folder))] = (p.is_dir(), stat.st_mtime_ns, digest)
+    return out
+
+
+def run_cases(cases: dict[str, Case], workspace: Path, tmp: Path) -> dict[str, tuple]:
+    """Run every case in its own copy of the workspace, a few at a time; return (case, proc, before, after, cwd)."""
+
+    def one(name: str) -> tuple:
+        cwd = tmp / name
+        shutil.copytree(workspace, cwd, symlinks=True)
+        before = snapshot(cwd)
+        proc = run_cli(cases[name].script, *cases[name].args, cwd=cwd, timeout=600)
+        return cases[name], proc, before, snapshot(cwd), cwd
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip(cases, pool.map(one, cases), strict=True))
+
+
+@pytest.fixture(scope="module")
+def fast_outcomes(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
+    return run_cases(FAST, workspace, tmp_path_factory.mktemp("fast"))
+
+
+@pytest.fixture(scope="module")
+def slow_outcomes(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
+    return run_cases(SLOW, workspace, tmp_path_factory.mktemp("slow"))
+
+
+def check(outcome: tuple) -> None:
+    case, proc, before, after, cwd = outcome
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert lines[0].startswith("convlab: error: ") and case.says in lines[0], lines[0]
+    assert not (cwd / "code-ran").exists()
+
+    added = sorted(set(after) - set(before))
+    changed = sorted(p for p in before if after.get(p) != before[p])
+    if case.new_dir is None:
+        assert added == [] and changed == [], (added, changed)
+        return
+    # One new run directory, holding a results.json that records the failure; nothing else changed.
+    parent = Path("outputs") / case.new_dir
+    new_dirs = [p for p in added if Path(p).parent == parent]
+    assert len(new_dirs) == 1, added
+    assert all(Path(p) == Path(new_dirs[0]) or Path(new_dirs[0]) in Path(p).parents or p == str(parent) for p in added)
+    assert set(changed) <= {str(parent), "outputs"}, changed  # directories whose listing gained the new entry
+    record = json.loads((cwd / new_dirs[0] / "results.json").read_text())
+    assert record["status"] == "failed" and record["error"] in lines[0]
+
+
+def test_the_catalogue_is_at_least_twenty_command_lines() -> None:
+    assert len(FAST) >= 20 and len(FAST) + len(SLOW) >= 35
+
+
+@pytest.mark.parametrize("name", list(FAST))
+def test_bad_command_line(fast_outcomes: dict[str, tuple], name: str) -> None:
+    check(fast_outcomes[name])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SLOW))
+def test_bad_command_line_found_after_imports(slow_outcomes: dict[str, tuple], name: str) -> None:
+    check(slow_outcomes[name])
+
+
+def test_missing_mnist_offline_names_the_directory(tmp_path: Path) -> None:
+    proc = run_cli("train.py", "dataset=mnist", "dataset.download=false", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert str(tmp_path / "data" / "MNIST" / "raw") in line and "not found" in line
+    (run_dir,) = (tmp_path / "outputs" / "runs").iterdir()
+    assert json.loads((run_dir / "results.json").read_text())["status"] == "failed"

@@ -1,0 +1,47 @@
+"""`python train.py` and `python eval.py` as subprocesses, the way a user runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import run_cli
+
+from convlab.run.record import read_results
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    cwd = tmp_path_factory.mktemp("cli")
+    proc = run_cli("train.py", "model=mlp", "trainer.max_epochs=2", "++trainer.limit_train_batches=5", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (run_dir,) = (cwd / "outputs" / "runs").iterdir()
+    return cwd, run_dir, proc.stdout
+
+
+def test_train_writes_results_and_prints_a_summary(trained) -> None:
+    _, run_dir, stdout = trained
+    assert run_dir.name.endswith("_mlp-rmsprop-ce")
+    results = read_results(run_dir)
+    assert results["status"] == "ok" and results["params"] == 669_706 and results["epochs"] == 2
+    assert results["overrides"] == ["model=mlp", "trainer.max_epochs=2", "++trainer.limit_train_batches=5"]
+    for text in ("669,706", "test accuracy", "macro F1", "confusion matrix", f"{results['test']['acc']:.4f}"):
+        assert text in stdout
+    for name in (
+        "results.json",
+        "confusion_matrix.png",
+        "checkpoints/last.ckpt",
+        ".hydra/config.yaml",
+        "csv/metrics.csv",
+    ):
+        assert (run_dir / name).is_file(), name
+
+
+def test_eval_retests_a_checkpoint_with_its_training_config(trained) -> None:
+    cwd, run_dir, _ = trained
+    proc = run_cli("eval.py", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (eval_dir,) = (cwd / "outputs" / "evals").iterdir()
+    again = read_results(eval_dir)
+    assert again["test"] == read_results(run_dir)["test"]
+    assert again["model"] == "mlp" and again["checkpoint"].endswith("last.ckpt")

@@ -1,0 +1,136 @@
+"""Shared test helpers: run a command as a user would, the quick-run overrides, generated IDX/CSV files."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra.core.global_hydra import GlobalHydra
+
+ROOT = Path(__file__).resolve().parents[1]
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+# A fast run: one epoch of two batches, no progress bar (tests read results, not terminals).
+QUICK = [
+    "trainer.max_epochs=1",
+    "++trainer.limit_train_batches=2",
+    "++trainer.limit_val_batches=1",
+    "~callbacks.rich_progress_bar",
+    "++trainer.enable_progress_bar=false",
+    "~callbacks.model_summary",
+    "++trainer.enable_model_summary=false",
+]
+
+
+def cli_env(cwd: Path) -> dict[str, str]:
+    """The environment of a user running a command in ``cwd`` (data under ``cwd/data``, short errors)."""
+    env = {**os.environ, "CONVLAB_DATA_DIR": str(cwd / "data"), "COLUMNS": "120"}
+    env.pop("HYDRA_FULL_ERROR", None)
+    return env
+
+
+def run_cli(
+    script: str, *args: str, cwd: Path, timeout: int = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``python <script> args`` from the repository as a user would, inside ``cwd``; ``env`` sets (or, with
+    None, removes) environment variables."""
+    settings = {"CONVLAB_DATA_DIR": str(cwd / "data"), "COLUMNS": "120", "HYDRA_FULL_ERROR": None, **(env or {})}
+    env = {k: v for k, v in {**os.environ, **settings}.items() if v is not None}
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+# -- generated IDX files ----------------------------------------------------------------------------
+def idx_bytes(array: np.ndarray) -> bytes:
+    """IDX encoding of a uint8 array: magic 0x0000080N, big-endian dims, raw bytes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def fake_mnist(n_train: int = 200, n_test: int = 50, seed: int = 0) -> dict[str, np.ndarray]:
+    """Learnable stand-in digits: each class is a bright bar at its own row band, plus noise."""
+    rng = np.random.default_rng(seed)
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 40, size=(n, 28, 28))
+        for i, c in enumerate(labels):
+            images[i, 2 + 2 * c : 4 + 2 * c, 4:24] = 250
+        return images.astype(np.uint8), labels.astype(np.uint8)
+
+    tr_x, tr_y = make(n_train)
+    te_x, te_y = make(n_test)
+    return {
+        "train-images-idx3-ubyte": tr_x,
+        "train-labels-idx1-ubyte": tr_y,
+        "t10k-images-idx3-ubyte": te_x,
+        "t10k-labels-idx1-ubyte": te_y,
+    }
+
+
+def write_idx_files(folder: Path, arrays: dict[str, np.ndarray], gz: bool) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, array in arrays.items():
+        data = idx_bytes(array)
+        if gz:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(data))
+        else:
+            (folder / name).write_bytes(data)
+    return folder
+
+
+def write_digit_csv(path: Path, images: np.ndarray, labels: np.ndarray) -> Path:
+    header = "label," + ",".join(f"pixel{i}" for i in range(784))
+    rows = [",".join(map(str, [int(y), *x.reshape(-1).tolist()])) for x, y in zip(images, labels, strict=True)]
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+# -- train.py in this process ---------------------------------------------------------------------------
+# No W&B account here, whatever the developer's machine has: the default mode must come out offline.
+NO_WANDB_ACCOUNT = {"WANDB_API_KEY": None, "WANDB_MODE": None, "NETRC": "/nonexistent/netrc"}
+
+
+def train_py(*args: str, cwd: Path, env: dict[str, str | None] | None = None) -> tuple[int, str]:
+    """``python train.py args`` in ``cwd``, run in this process (the interpreter and its imports are the
+    slow part of a subprocess here): the same main(), pre-check, Hydra launcher and callbacks. Returns the
+    exit code and stdout."""
+    from convlab.cli.train import main
+
+    root = logging.getLogger()
+    saved_logging = root.handlers[:], root.level  # Hydra configures logging for every job
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        patch.chdir(cwd)
+        patch.setattr(sys, "argv", ["train.py", *args])
+        for name, value in {"CONVLAB_DATA_DIR": str(cwd / "data"), "COLUMNS": "120", **(env or {})}.items():
+            patch.delenv(name, raising=False) if value is None else patch.setenv(name, value)
+        try:
+            main()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        finally:
+            GlobalHydra.instance().clear()
+            root.handlers[:], _ = saved_logging
+            root.setLevel(saved_logging[1])
+    return code, out.getvalue()
+
+
+def the_sweep(cwd: Path) -> Path:
+    (sweep,) = (cwd / "outputs" / "sweeps").iterdir()
+    return sweep
