@@ -117,7 +117,9 @@ def train_py(*args: str, cwd: Path, env: dict[str, str | None] | None = None) ->
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
         patch.chdir(cwd)
         patch.setattr(sys, "argv", ["train.py", *args])
-        for name, value in {"CONVLAB_DATA_DIR": str(cwd / "data"), "COLUMNS": "120", **(env or {})}.items():
+        # OMP_WAIT_POLICY: main() may set it for a parallel sweep; the monkeypatch puts it back afterwards
+        settings = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"), **(env or {})}
+        for name, value in {"CONVLAB_DATA_DIR": str(cwd / "data"), "COLUMNS": "120", **settings}.items():
             patch.delenv(name, raising=False) if value is None else patch.setenv(name, value)
         try:
             main()

@@ -9,11 +9,15 @@ from helpers import run_cli
 
 from convlab.run.record import read_results
 
+NO_OMP_POLICY = {"OMP_WAIT_POLICY": None}  # a user who has not set it
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     cwd = tmp_path_factory.mktemp("cli")
-    proc = run_cli("train.py", "model=mlp", "trainer.max_epochs=2", "++trainer.limit_train_batches=5", cwd=cwd)
+    proc = run_cli(
+        "train.py", "model=mlp", "trainer.max_epochs=2", "++trainer.limit_train_batches=5", cwd=cwd, env=NO_OMP_POLICY
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     (run_dir,) = (cwd / "outputs" / "runs").iterdir()
     return cwd, run_dir, proc.stdout
@@ -24,6 +28,7 @@ def test_train_writes_results_and_prints_a_summary(trained) -> None:
     assert run_dir.name.endswith("_mlp-rmsprop-ce")
     results = read_results(run_dir)
     assert results["status"] == "ok" and results["params"] == 669_706 and results["epochs"] == 2
+    assert results["omp_wait_policy"] is None  # a single run keeps OpenMP's default: its cores are its own
     assert results["overrides"] == ["model=mlp", "trainer.max_epochs=2", "++trainer.limit_train_batches=5"]
     for text in ("669,706", "test accuracy", "macro F1", "confusion matrix", f"{results['test']['acc']:.4f}"):
         assert text in stdout

@@ -56,7 +56,14 @@ def test_slurm_preset_renders_the_sbatch_script_convlab_jobs_need(
 @pytest.mark.slow
 def test_joblib_runs_jobs_in_parallel_with_cores_shared_between_them(tmp_path: Path) -> None:
     proc = run_cli(
-        "train.py", "-m", "model=mlp,lenet", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *QUICK, cwd=tmp_path
+        "train.py",
+        "-m",
+        "model=mlp,lenet",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        *QUICK,
+        cwd=tmp_path,
+        env={"OMP_WAIT_POLICY": None},  # as a user without the variable set
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (sweep,) = (tmp_path / "outputs" / "sweeps").iterdir()  # every worker process found the same sweep dir
@@ -64,6 +71,7 @@ def test_joblib_runs_jobs_in_parallel_with_cores_shared_between_them(tmp_path: P
     assert sorted(r["model"] for r in records) == ["lenet", "mlp"] and {r["status"] for r in records} == {"ok"}
     threads = max(1, cpu_cores() // 2)
     assert {r["threads"] for r in records} == {threads} and (2 * threads <= cpu_cores() or threads == 1)
+    assert {r["omp_wait_policy"] for r in records} == {"PASSIVE"}  # parallel jobs must not spin on shared cores
     assert (sweep / "report.html").is_file()
 
 

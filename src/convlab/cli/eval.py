@@ -11,7 +11,6 @@ from convlab.cli.job import run_job
 from convlab.cli.precheck import precheck_or_exit
 from convlab.config import CONFIG_DIR
 from convlab.errors import ConfigError
-from convlab.run.environment import prepare_process
 from convlab.run.evaluate import evaluate
 
 
@@ -29,6 +28,5 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    prepare_process()
     precheck_or_exit("eval", check_eval)
     _hydra_main()

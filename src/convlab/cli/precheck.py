@@ -24,6 +24,7 @@ from convlab.cli.exit import fail
 from convlab.config import CONFIG_DIR
 from convlab.config.overrides import override_key, override_value
 from convlab.errors import ConvlabError
+from convlab.run.environment import prepare_process
 from convlab.run.launch import check_launch
 
 MAX_PRECHECKED_JOBS = 512
@@ -43,17 +44,29 @@ def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
     return [list(job) for job in itertools.islice(itertools.product(*axes), MAX_PRECHECKED_JOBS)]
 
 
-def precheck(argv: list[str], config_name: str, check: Callable[[DictConfig], None]) -> None:
-    """Compose every job of ``argv`` and run ``check`` on it; raise ConvlabError on the first bad one."""
+def precheck(
+    argv: list[str],
+    config_name: str,
+    check: Callable[[DictConfig], None],
+    prepare: Callable[[list[DictConfig], bool], None] | None = None,
+) -> None:
+    """Compose every job of ``argv`` and run ``check`` on it; raise ConvlabError on the first bad one.
+
+    ``prepare(configs, multirun)`` runs once every job is composed and before the first check, which may
+    import torch: the place for process settings that OpenMP reads only once, when torch loads it.
+    """
     args = get_args_parser().parse_args(argv)
     if args.help or args.hydra_help or args.cfg or args.info or args.shell_completion:
         return
+    multirun = bool(args.multirun)
     try:
-        jobs = job_overrides(list(args.overrides), bool(args.multirun))
+        jobs = job_overrides(list(args.overrides), multirun)
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            for overrides in jobs:
-                cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
-                check_launch(cfg, bool(args.multirun))
+            configs = [compose(config_name, overrides=overrides, return_hydra_config=True) for overrides in jobs]
+            if prepare is not None:
+                prepare(configs, multirun)
+            for cfg in configs:
+                check_launch(cfg, multirun)
                 check(cfg)
     except (HydraException, OmegaConfBaseException) as e:
         cause = e.__cause__
@@ -62,12 +75,13 @@ def precheck(argv: list[str], config_name: str, check: Callable[[DictConfig], No
 
 
 def precheck_or_exit(config_name: str, check: Callable[[DictConfig], None]) -> None:
-    """Pre-check this process's command line; on bad input, one line on stderr and exit code 2."""
+    """Pre-check this process's command line (setting up the process on the way, see run.environment);
+    on bad input, one line on stderr and exit code 2."""
     hint = missing_sweeper_plugin(sys.argv[1:])
     if hint:
         fail(hint)
     try:
-        precheck(sys.argv[1:], config_name, check)
+        precheck(sys.argv[1:], config_name, check, prepare=prepare_process)
     except ConvlabError as e:
         fail(str(e))
 

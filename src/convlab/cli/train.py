@@ -15,7 +15,6 @@ from convlab.cli.job import run_job
 from convlab.cli.precheck import precheck_or_exit
 from convlab.config import CONFIG_DIR
 from convlab.config.checks import check_config
-from convlab.run.environment import prepare_process
 from convlab.run.train import train
 from convlab.sweeps.skip_done import check_resume
 
@@ -37,6 +36,5 @@ def _hydra_main(cfg: DictConfig) -> float:
 
 
 def main() -> None:
-    prepare_process()
     precheck_or_exit("config", check_train_job)
     _hydra_main()

@@ -6,6 +6,7 @@ convlab.run.compose.compose_run, as tests and the benchmark do.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         check_resumable(resume[1], task, resume[0])
         record["resumed_from"] = str(resume[0])
     trainer = build_trainer(cfg)
-    record.update(params=count_parameters(task.model), threads=torch.get_num_threads(), **datamodule.describe())
+    record.update(
+        params=count_parameters(task.model),
+        threads=torch.get_num_threads(),
+        omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),  # None: OpenMP's default (see run.environment)
+        **datamodule.describe(),
+    )
     for logger in trainer.loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
