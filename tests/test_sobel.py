@@ -19,7 +19,7 @@ from convlab.tasks.filter_regression import steps_to_stay_below
 from convlab.train import run_job, train
 
 QUIET = [
-    "~callbacks.rich_progress_bar",
+    "~callbacks.progress_bar",
     "++trainer.enable_progress_bar=false",
     "~callbacks.model_summary",
     "++trainer.enable_model_summary=false",
