@@ -43,12 +43,8 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_epoch_end(trainer, pl_module)
-        if self._should_save_on_train_epoch_end(trainer) and self._epoch_due(trainer):
-            self._save_last_if_stale(trainer)
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        super().on_validation_end(trainer, pl_module)
-        if not self._should_save_on_train_epoch_end(trainer) and self._epoch_due(trainer):
+        # The epoch's validation, if any, has run by now (and Lightning may have saved there): this is its end state.
+        if self._epoch_due(trainer):
             self._save_last_if_stale(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
