@@ -11,6 +11,12 @@ Three pipelines train the same model with the same optimizer and threads on the 
 
 Measurements are interleaved (every model x batch size x pipeline once per repetition) so a noisy
 neighbour slows all pipelines alike, and medians are reported.
+
+These three run inside the benchmark's own process, which has imported torch and convlab. What a user's command
+does is measured apart, in clean processes (``clean_pairs``): ``python train.py ...`` against the plain PyTorch
+script scripts/hand_written_lenet.py, each started with the environment the benchmark itself was started with
+(nothing convlab sets on import is inherited), in interleaved pairs; the training-throughput ratio and the
+whole-command ratio are the medians over the pairs, with their spread.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from hydra.utils import instantiate
@@ -43,6 +50,10 @@ BATCH_SIZES = (32, 64, 256)
 SAMPLE_BUDGET = {"mlp": 24_000, "lenet": 9_000, "cnn8": 1_600}
 ROOT = Path(__file__).resolve().parents[1]
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+HAND_SCRIPT = ROOT / "scripts" / "hand_written_lenet.py"
+FASHION_FILES = [f"{s}-{k}" for s in ("train", "t10k") for k in ("images-idx3-ubyte", "labels-idx1-ubyte")]
+# Values of variables with these in their names are not written to the benchmark's JSON.
+SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL", "AUTH")
 
 
 @dataclass
@@ -278,10 +289,160 @@ def eval_samples_per_second(bench: Bench, model: str) -> float:
     return float(record["test_samples_per_second"])
 
 
-def write_json(path: str | Path, rows: Sequence[Row]) -> None:
+# -- clean processes: the commands a user types, against a hand-written script ----------------------------------
+def user_environment() -> dict[str, str]:
+    """The environment this process was started with: what a user's own commands get. (convlab sets nothing
+    on import; the benchmark's own settings, such as torch threads, never reach the children.)"""
+    return dict(os.environ)
+
+
+def recorded_environment(env: dict[str, str]) -> dict[str, str]:
+    """A child's environment as the JSON records it: every variable, secret-looking values redacted."""
+    return {k: "<redacted>" if any(m in k.upper() for m in SECRET_MARKERS) else v for k, v in sorted(env.items())}
+
+
+def load_average() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+def machine_is_busy(threshold: float = 1.0) -> bool:
+    """More than a core's worth of other work: a spinning hand loop collapses and ratios look falsely good."""
+    return load_average() > threshold
+
+
+def has_fashion_files(data_dir: str | Path) -> bool:
+    return all((Path(data_dir) / f"{name}.gz").is_file() for name in FASHION_FILES)
+
+
+@dataclass
+class CleanRun:
+    """One child process: what ran, in which environment, and what it measured."""
+
+    program: str  # "convlab" (python train.py ...) or "hand_script" (scripts/hand_written_lenet.py)
+    pair: int
+    command: list[str]
+    wall_seconds: float  # launch to exit: imports, data, training, test, writing
+    samples_per_second: float  # the training loop alone (convlab: results.json's samples_per_second)
+    test_acc: float
+    load_average: float  # 1-minute load average when it was launched
+    environment: dict[str, str]
+
+
+def clean_commands(
+    workdir: Path, data_dir: str | Path, threads: int, batch_size: int, steps: int | None, run_name: str
+) -> dict[str, list[str]]:
+    """``python train.py`` as a user types it for 1-epoch LeNet on Fashion-MNIST, and the hand-written script."""
+    limits = (
+        [f"++trainer.limit_train_batches={steps}", "++trainer.limit_val_batches=1", "++trainer.limit_test_batches=1"]
+        if steps
+        else []
+    )
+    convlab = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "dataset=fashion_mnist",
+        "model=lenet",
+        "optim=rmsprop",
+        "trainer.max_epochs=1",
+        f"dataset.batch_size={batch_size}",
+        f"threads={threads}",
+        f"paths.data_dir={workdir / 'data'}",
+        f"dataset.search_dirs=[{data_dir}]",
+        f"hydra.run.dir={workdir / 'runs' / run_name}",
+        *limits,
+    ]
+    hand = [sys.executable, str(HAND_SCRIPT), "--data-dir", str(data_dir), "--threads", str(threads)]
+    hand += ["--batch-size", str(batch_size), *(["--steps", str(steps), "--test-batches", "1"] if steps else [])]
+    return {"convlab": convlab, "hand_script": hand}
+
+
+def run_clean(program: str, pair: int, command: list[str], workdir: Path, env: dict[str, str]) -> CleanRun:
+    """Run one child in ``workdir`` with ``env``; read its figures from its results.json or its JSON line."""
+    load = load_average()
+    start = time.perf_counter()
+    proc = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    if program == "convlab":
+        from convlab.run.record import read_results
+
+        (run_dir,) = (c.split("=", 1)[1] for c in command if c.startswith("hydra.run.dir="))
+        record = read_results(run_dir)
+        rate, acc = record["samples_per_second"], record["test"]["acc"]
+    else:
+        record = json.loads(proc.stdout.strip().splitlines()[-1])
+        rate, acc = record["samples_per_second"], record["test_acc"]
+    return CleanRun(program, pair, command, round(wall, 3), float(rate), float(acc), load, recorded_environment(env))
+
+
+def spread(values: Sequence[float]) -> dict[str, Any]:
+    return {
+        "median": round(statistics.median(values), 4),
+        "min": round(min(values), 4),
+        "max": round(max(values), 4),
+        "values": [round(v, 4) for v in values],
+    }
+
+
+def clean_pairs(
+    workdir: Path,
+    data_dir: str | Path,
+    threads: int,
+    pairs: int = 5,
+    batch_size: int = 64,
+    steps: int | None = None,
+    progress: Callable[[str], None] = lambda s: None,
+) -> dict[str, Any]:
+    """``pairs`` interleaved (convlab command, hand-written script) pairs, each a clean process, and per pair the
+    ratios convlab / hand-written of training samples/s (higher is better for convlab) and of whole-command
+    seconds (lower is better); ``steps`` cuts the epoch short (--quick)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    # convlab keeps decoded copies of the IDX files under paths.data_dir: made here once, as by a user's first run.
+    FashionMnistDataModule(data_dir=str(workdir / "data"), download=False, search_dirs=[str(data_dir)]).prepare_data()
+    env = user_environment()
+    runs: list[CleanRun] = []
+    for pair in range(pairs):
+        commands = clean_commands(workdir, data_dir, threads, batch_size, steps, f"convlab_{pair}")
+        order = ("hand_script", "convlab") if pair % 2 == 0 else ("convlab", "hand_script")  # ABBA: drift cancels
+        for program in order:
+            run = run_clean(program, pair, commands[program], workdir, env)
+            runs.append(run)
+            progress(
+                f"pair {pair + 1}/{pairs} {program:11s} {run.samples_per_second:9.0f} samples/s "
+                f"{run.wall_seconds:6.1f} s whole (load {run.load_average:.1f})"
+            )
+    by = {(r.program, r.pair): r for r in runs}
+    train_ratio = [by["convlab", p].samples_per_second / by["hand_script", p].samples_per_second for p in range(pairs)]
+    whole_ratio = [by["convlab", p].wall_seconds / by["hand_script", p].wall_seconds for p in range(pairs)]
+    return {
+        "what": "LeNet, Fashion-MNIST, RMSprop, one epoch"
+        + (f" cut to {steps} steps (test: 1 batch)" if steps else " of the 54k training split, 10k test"),
+        "batch_size": batch_size,
+        "threads": threads,
+        "pairs": pairs,
+        "commands": clean_commands(workdir, data_dir, threads, batch_size, steps, "convlab_<pair>"),
+        "ratios": {
+            "train_samples_per_second (convlab / hand-written)": spread(train_ratio),
+            "whole_command_seconds (convlab / hand-written)": spread(whole_ratio),
+        },
+        "medians": {
+            program: {
+                "samples_per_second": round(statistics.median(r.samples_per_second for r in mine), 1),
+                "wall_seconds": round(statistics.median(r.wall_seconds for r in mine), 3),
+            }
+            for program in ("convlab", "hand_script")
+            for mine in [[r for r in runs if r.program == program]]
+        },
+        "runs": [asdict(r) for r in runs],
+    }
+
+
+def write_json(path: str | Path, rows: Sequence[Row], **sections: Any) -> None:
+    """The rows of the in-process comparison under "training", beside the other sections (clean processes)."""
     from convlab.fileio import atomic_write_json
 
-    atomic_write_json(path, [asdict(r) for r in rows])
+    atomic_write_json(path, {"training": [asdict(r) for r in rows], **sections})
 
 
 def default_threads() -> int:

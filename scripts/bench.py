@@ -4,9 +4,12 @@
     python scripts/bench.py --quick           # a short run (1 repetition, batch 64, small budgets)
     python scripts/bench.py --json bench.json --variant channels_last=true
 
-Prints samples/s per pipeline with the ratios a/b (convlab / hand loop) and a/c (convlab / tutorial),
-then start-up time, evaluation samples/s and peak memory. Figures vary with the machine; ratios
-measured in one run are comparable.
+Prints samples/s per pipeline with the ratios a/b (convlab / hand loop) and a/c (convlab / tutorial), then
+`python train.py` (1-epoch LeNet on Fashion-MNIST) against the hand-written script scripts/hand_written_lenet.py,
+each a clean process with the environment this command was started with, in interleaved pairs (training samples/s
+and whole-command ratios: median and spread), then start-up time, evaluation samples/s and peak memory. Figures vary
+with the machine; ratios measured in one run are comparable. A load average above 1 at the start (another core's
+worth of work) is warned about and marked in the output and the JSON ("busy").
 """
 
 from __future__ import annotations
@@ -38,13 +41,27 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=bench.default_threads())
     parser.add_argument("--variant", nargs="*", default=[], help="extra overrides for every pipeline")
     parser.add_argument("--skip-process", action="store_true", help="skip start-up, evaluation and memory")
+    parser.add_argument("--pairs", type=int, default=None, help="clean-process pairs: default 5 (2 with --quick)")
+    parser.add_argument("--data-dir", default=bench.FASHION_DIR, help="Fashion-MNIST .gz files for the clean pairs")
+    parser.add_argument("--skip-clean", action="store_true", help="skip the clean-process pairs")
     args = parser.parse_args()
     batch_sizes = args.batch_sizes or ([64] if args.quick else list(bench.BATCH_SIZES))
     repetitions = args.repetitions or (1 if args.quick else 3)
-    if repetitions < 1 or any(b < 1 for b in batch_sizes) or args.threads < 1:
-        parser.error("--repetitions, --batch-sizes and --threads must be positive")
+    pairs = args.pairs or (2 if args.quick else 5)
+    if repetitions < 1 or pairs < 1 or any(b < 1 for b in batch_sizes) or args.threads < 1:
+        parser.error("--repetitions, --pairs, --batch-sizes and --threads must be positive")
 
     console = Console(stderr=True)
+    load_before = bench.load_average()
+    busy = bench.machine_is_busy()
+    if busy:
+        console.print(
+            f"WARNING: load average {load_before:.2f} > 1 before the benchmark started: other work is running. "
+            "Figures are marked BUSY; a contended machine slows a spinning hand-written loop most, so ratios "
+            "against it look falsely good.",
+            style="bold red",
+        )
+    mark = " [BUSY machine: not representative]" if busy else ""
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
@@ -69,12 +86,58 @@ def main() -> None:
             0.25 if args.quick else 1.0,
             progress=lambda line: console.print(f"  {line}", style="dim"),
         )
-        print_table(rows, f"training samples/s, median of {repetitions} ({time.perf_counter() - started:.0f} s)")
+        print_table(rows, f"training samples/s, median of {repetitions} ({time.perf_counter() - started:.0f} s){mark}")
+        clean: dict = {}
+        if args.skip_clean:
+            clean = {"skipped": "--skip-clean"}
+        elif not bench.has_fashion_files(args.data_dir):
+            clean = {"skipped": f"no Fashion-MNIST .gz files in {args.data_dir}"}
+            console.print(f"clean-process pairs skipped: {clean['skipped']}")
+        else:
+            clean = bench.clean_pairs(
+                workdir / "clean",
+                args.data_dir,
+                args.threads,
+                pairs,
+                steps=max(4, 2_000 // 64) if args.quick else None,
+                progress=lambda line: console.print(f"  {line}", style="dim"),
+            )
+            clean["busy"] = busy  # judged before the benchmark started: its own children raise the load later
+            print_clean(clean, mark)
         if args.json:
-            bench.write_json(args.json, rows)
+            machine = {
+                "load_average_before": round(load_before, 2),
+                "busy": busy,
+                "cores": bench.default_threads(),
+                "threads": args.threads,
+                "torch": torch.__version__,
+                "processor": platform.processor() or platform.machine(),
+            }
+            bench.write_json(args.json, rows, machine=machine, clean_processes=clean)
             console.print(f"wrote {args.json}")
         if not args.skip_process:
             print_process_figures(runner, workdir, dataset, args.models, quick=args.quick)
+
+
+def print_clean(clean: dict, mark: str) -> None:
+    table = Table(
+        title=f"clean processes, {clean['what']}: median of {clean['pairs']} interleaved pairs{mark}",
+        title_justify="left",
+    )
+    for col in ("", "python train.py", "hand-written", "ratio (median, min-max)"):
+        table.add_column(col, justify="left" if not col else "right")
+    medians, ratios = clean["medians"], list(clean["ratios"].values())
+    for label, key, ratio, fmt in (
+        ("training samples/s", "samples_per_second", ratios[0], "{:,.0f}"),
+        ("whole command, s", "wall_seconds", ratios[1], "{:.1f}"),
+    ):
+        table.add_row(
+            label,
+            fmt.format(medians["convlab"][key]),
+            fmt.format(medians["hand_script"][key]),
+            f"{ratio['median']:.2f} ({ratio['min']:.2f}-{ratio['max']:.2f})",
+        )
+    Console().print(table)
 
 
 def print_table(rows: list[bench.Row], title: str) -> None:

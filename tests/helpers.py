@@ -23,7 +23,7 @@ QUICK = [
     "trainer.max_epochs=1",
     "++trainer.limit_train_batches=2",
     "++trainer.limit_val_batches=1",
-    "~callbacks.rich_progress_bar",
+    "~callbacks.progress_bar",
     "++trainer.enable_progress_bar=false",
     "~callbacks.model_summary",
     "++trainer.enable_model_summary=false",

@@ -20,7 +20,7 @@ from convlab.run.train import train
 from convlab.tasks.filter_regression import steps_to_stay_below
 
 QUIET = [
-    "~callbacks.rich_progress_bar",
+    "~callbacks.progress_bar",
     "++trainer.enable_progress_bar=false",
     "~callbacks.model_summary",
     "++trainer.enable_model_summary=false",
@@ -72,7 +72,7 @@ def test_a_short_run_writes_results_pictures_and_the_kernel_table(compose_cfg, s
             "experiment=sobel",
             f"dataset.image={small_photo}",
             "dataset.held_out_image=coins",
-            "trainer.max_epochs=120",
+            "trainer.max_steps=120",
             "task.snapshot_every=40",
             *QUIET,
         ]
@@ -106,7 +106,7 @@ def test_true_convolution_target_is_learned_as_the_flipped_kernel(compose_cfg, s
             f"dataset.image={small_photo}",
             "dataset.convolution=true",
             "dataset.held_out_image=null",
-            "trainer.max_epochs=100",
+            "trainer.max_steps=100",
             "callbacks=none",
             "++trainer.enable_progress_bar=false",
             "++trainer.enable_model_summary=false",

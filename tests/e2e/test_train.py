@@ -76,7 +76,7 @@ def test_checkpoints_load_with_weights_only_and_eval_reproduces_exactly(compose_
         [
             "trainer.max_epochs=2",
             "++trainer.limit_train_batches=4",
-            "~callbacks.rich_progress_bar",
+            "~callbacks.progress_bar",
             "++trainer.enable_progress_bar=false",
         ]
     )
@@ -100,7 +100,7 @@ def test_mnist_from_generated_idx_files(compose_cfg, tmp_path: Path) -> None:
             "dataset=mnist",
             "dataset.download=false",
             "trainer.max_epochs=3",
-            "~callbacks.rich_progress_bar",
+            "~callbacks.progress_bar",
             "++trainer.enable_progress_bar=false",
         ]
     )

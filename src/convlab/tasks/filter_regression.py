@@ -75,6 +75,7 @@ class FilterRegression(Task):
         self.target_image: torch.Tensor | None = None
         self._train_input: torch.Tensor | None = None  # the photo, for the output after the last step
         self._step_losses: list[torch.Tensor] = []
+        self._log_max_abs_error = False
         self._test_mse: dict[int, float] = {}
 
     @property
@@ -84,7 +85,7 @@ class FilterRegression(Task):
     def max_abs_error(self) -> float:
         return float((self.kernel - self.target_kernel).abs().max())
 
-    # -- training: one full-batch step per epoch ------------------------------------------------------
+    # -- training: full-batch steps, dataset.steps_per_epoch of them per epoch -------------------------------
     def on_train_start(self) -> None:
         self._fit_start = time.perf_counter()
 
@@ -101,16 +102,20 @@ class FilterRegression(Task):
         if self.target_image is None:
             self.target_image, self._train_input = y.detach()[0, 0].cpu(), x
         self._step_losses.append(loss.detach())
-        self.log("train/mse", loss, on_step=False, on_epoch=True, prog_bar=True)
+        if (step + 1) % self.trainer.log_every_n_steps == 0:  # the steps Lightning writes logs at: log only then
+            self.log("train/mse", loss, on_step=True, on_epoch=False, prog_bar=True)
+            self._log_max_abs_error = True
         self.train_samples += x.shape[0]
         return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self._log_max_abs_error:  # after the optimizer step, like the MSE of the next step
+            self.log("train/max_abs_error", self.max_abs_error(), on_step=True, on_epoch=False)
+            self._log_max_abs_error = False
 
     def backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
         with _fast_cpu_conv():
             super().backward(loss, *args, **kwargs)
-
-    def on_train_epoch_end(self) -> None:
-        self.log("train/max_abs_error", self.max_abs_error())
 
     def on_train_end(self) -> None:
         self.train_loop_seconds = time.perf_counter() - self._fit_start
