@@ -33,10 +33,62 @@ class Case:
 FAST = {
     # unknown config groups, options and keys
     "unknown-option": Case(("model=resnet",), "Could not find 'model/resnet'. Available options in 'model'"),
-    "unknown-group": Case(("optimizer=sgd",), "Could not override 'optimizer'"),
-    "unknown-key": Case(("optim.learning_rate=0.1",), "Could not override 'optim.learning_rate'"),
-    "misspelt-trainer-key": Case(("trainer.max_epoch=3",), "Could not override 'trainer.max_epoch'"),
-    "unknown-logger": Case(("logger=wandbb",), "Could not find 'logger/wandbb'"),
+    "unknown-group": Case(
+        ("optimizer=sgd",),
+        "Could not override 'optimizer': no such key or config group in the config; did you mean optim=sgd?",
+    ),
+    "unknown-key": Case(
+        ("optim.learning_rate=0.1",),
+        "Could not override 'optim.learning_rate': no such key or config group in the config; "
+        "did you mean optim.lr=0.1?",
+    ),
+    "misspelt-trainer-key": Case(
+        ("trainer.max_epoch=3",),
+        "Could not override 'trainer.max_epoch': no such key or config group in the config; "
+        "did you mean trainer.max_epochs=3?",
+    ),
+    "unknown-logger": Case(
+        ("logger=wandbb",),
+        "Could not find 'logger/wandbb'. Available options in 'logger': csv, many, tensorboard, wandb; "
+        "did you mean logger=wandb?",
+    ),
+    # ... with what was probably meant: case, close spellings, synonyms, the group or key elsewhere
+    "option-in-capitals": Case(("model=LeNet",), "cnn8, lenet, mlp, sobel; did you mean model=lenet?"),
+    "misspelt-option": Case(("model=lent",), "did you mean model=lenet?"),
+    "misspelt-option-in-sweep": Case(("-m", "model=mlp,lent"), "did you mean model=lenet?"),
+    "group-in-capitals": Case(("Model=mlp",), "did you mean model=mlp?"),
+    "top-level-epochs": Case(
+        ("epochs=3",),
+        "Could not override 'epochs': no such key or config group in the config; did you mean trainer.max_epochs=3?",
+    ),
+    "trainer-argument-without-plus": Case(
+        ("trainer.limit_train_batches=2",), "did you mean ++trainer.limit_train_batches=2?"
+    ),
+    # keys added with + or ++ that nothing would read: refused, not silently ignored
+    "added-epochs": Case(
+        ("+epochs=3",),
+        "+epochs=3: epochs is not a key of the config and nothing reads it (a run would ignore it); "
+        "did you mean trainer.max_epochs=3?",
+    ),
+    "force-added-epochs": Case(("++epochs=3",), "did you mean trainer.max_epochs=3?"),
+    "added-non-trainer-argument": Case(
+        ("++trainer.limit_train_batche=2",),
+        "trainer.limit_train_batche is not an argument of pytorch_lightning.Trainer; "
+        "did you mean ++trainer.limit_train_batches=2?",
+    ),
+    "added-non-dataset-argument": Case(("+dataset.batchsize=32",), "did you mean dataset.batch_size=32?"),
+    # options typed as --name value: the Hydra form
+    "dashed-option": Case(
+        ("--model", "lenet"),
+        "--model lenet: settings are Hydra overrides written without dashes: python train.py model=lenet",
+    ),
+    "dashed-option-with-equals": Case(("--model=lenet",), "python train.py model=lenet"),
+    "dashed-epochs": Case(
+        ("--epochs", "3"),
+        "--epochs 3: settings are Hydra overrides written without dashes: python train.py trainer.max_epochs=3",
+    ),
+    "dashed-unknown": Case(("--verbose",), "--verbose: not an option of train.py"),
+    "eval-dashed-option": Case(("--ckpt_path", "x.ckpt"), "python eval.py ckpt_path=x.ckpt", script="eval.py"),
     "unknown-option-in-sweep": Case(("-m", "model=lenet,resnet"), "Could not find 'model/resnet'"),
     "empty-option": Case(("model=",), "Could not find 'model/'"),
     # wrong types
@@ -55,6 +107,16 @@ FAST = {
     "fold-outside-folds": Case(("dataset.folds=4", "dataset.fold=7"), "dataset.fold=7 is out of range"),
     "one-class": Case(("model.num_classes=1",), "model.num_classes=1 is out of range: must be an integer >= 2"),
     "negative-epochs": Case(("trainer.max_epochs=-2",), "trainer.max_epochs=-2 is out of range"),
+    # no silent non-results: 0 epochs, steps or batches would train nothing and report an untrained model
+    "zero-epochs": Case(
+        ("trainer.max_epochs=0",), "trainer.max_epochs=0 is out of range: must be an integer >= 1 (0 trains nothing)"
+    ),
+    "zero-steps": Case(("++trainer.max_steps=0",), "trainer.max_steps=0 is out of range: must be -1 (no limit) or"),
+    "zero-train-batches": Case(("++trainer.limit_train_batches=0",), "trainer.limit_train_batches=0 is out of range"),
+    "zero-fraction-of-train-batches": Case(
+        ("++trainer.limit_train_batches=0.0",), "trainer.limit_train_batches=0.0 is out of range"
+    ),
+    "zero-epochs-in-sweep": Case(("-m", "trainer.max_epochs=1,0"), "trainer.max_epochs=0 is out of range"),
     # missing files
     "csv-without-path": Case(("dataset=csv",), "dataset.path has no value"),
     "missing-csv": Case(("dataset=csv", "dataset.path=missing.csv"), "dataset.path=missing.csv: no such file"),

@@ -22,7 +22,8 @@ from omegaconf.errors import OmegaConfBaseException
 import convlab.config.resolvers  # noqa: F401  (registers the resolvers the run directory names use)
 from convlab.cli.exit import fail
 from convlab.config import CONFIG_DIR
-from convlab.config.overrides import override_key, override_value
+from convlab.config.overrides import override_key, override_value, parse_override
+from convlab.config.suggest import check_added_keys, dashed_option, explain_composition_error
 from convlab.errors import ConvlabError
 from convlab.run.environment import prepare_process
 from convlab.run.launch import check_launch
@@ -55,23 +56,64 @@ def precheck(
     ``prepare(configs, multirun)`` runs once every job is composed and before the first check, which may
     import torch: the place for process settings that OpenMP reads only once, when torch loads it.
     """
-    args = get_args_parser().parse_args(argv)
+    parser = get_args_parser()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        dashed = dashed_option(
+            argv, parser._option_string_actions, SCRIPTS.get(config_name, config_name), lambda: _compose(config_name)
+        )
+    if dashed:
+        raise ConvlabError(dashed)
+    args = parser.parse_args(argv)
     if args.help or args.hydra_help or args.cfg or args.info or args.shell_completion:
         return
     multirun = bool(args.multirun)
     try:
         jobs = job_overrides(list(args.overrides), multirun)
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            configs = [compose(config_name, overrides=overrides, return_hydra_config=True) for overrides in jobs]
+            configs = []
+            for overrides in jobs:
+                try:
+                    configs.append(_compose(config_name, overrides))
+                except (HydraException, OmegaConfBaseException) as e:
+                    raise ConvlabError(
+                        explain_composition_error(
+                            _hydra_message(e), overrides, lambda o: _compose_or_none(config_name, o)
+                        )
+                    ) from None
             if prepare is not None:
                 prepare(configs, multirun)
-            for cfg in configs:
+            for overrides, cfg in zip(jobs, configs, strict=True):
+                check_added_keys(cfg, overrides, lambda o=overrides: _compose_or_none(config_name, _declared(o)))
                 check_launch(cfg, multirun)
                 check(cfg)
     except (HydraException, OmegaConfBaseException) as e:
-        cause = e.__cause__
-        detail = f" ({cause})" if isinstance(cause, OmegaConfBaseException) and str(cause) not in str(e) else ""
-        raise ConvlabError(f"{e}{detail}") from None
+        raise ConvlabError(_hydra_message(e)) from None
+
+
+# The script whose command line a config is composed for (named in the answers to bad input).
+SCRIPTS = {"config": "train.py", "eval": "eval.py"}
+
+
+def _hydra_message(e: Exception) -> str:
+    cause = e.__cause__
+    detail = f" ({cause})" if isinstance(cause, OmegaConfBaseException) and str(cause) not in str(e) else ""
+    return f"{e}{detail}"
+
+
+def _compose(config_name: str, overrides: list[str] | None = None) -> DictConfig:
+    return compose(config_name, overrides=list(overrides or []), return_hydra_config=True)
+
+
+def _compose_or_none(config_name: str, overrides: list[str]) -> DictConfig | None:
+    try:
+        return _compose(config_name, overrides)
+    except (HydraException, OmegaConfBaseException):
+        return None
+
+
+def _declared(overrides: list[str]) -> list[str]:
+    """A job's overrides without the keys it adds with + or ++: what the config declares."""
+    return [o for o in overrides if not (parse_override(o).is_add() or parse_override(o).is_force_add())]
 
 
 def precheck_or_exit(config_name: str, check: Callable[[DictConfig], None]) -> None:

@@ -47,8 +47,18 @@ RULES: list[Rule] = [
     ("dataset.folds", lambda v: v is None or (_integer(v) and v >= 2), "null or an integer >= 2"),
     ("model.dropout", lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)"),
     ("model.num_classes", lambda v: _integer(v) and v >= 2, "an integer >= 2"),
-    ("trainer.max_epochs", lambda v: _integer(v) and v >= 0, "an integer >= 0"),
-    ("trainer.max_steps", lambda v: _integer(v) and v >= -1, "an integer >= -1 (-1: no limit)"),
+    # 0 epochs, steps or batches would train nothing and report an untrained model as a result: refused.
+    ("trainer.max_epochs", lambda v: _integer(v) and v >= 1, "an integer >= 1 (0 trains nothing)"),
+    (
+        "trainer.max_steps",
+        lambda v: _integer(v) and (v >= 1 or v == -1),
+        "-1 (no limit) or an integer >= 1 (0 trains nothing)",
+    ),
+    (
+        "trainer.limit_train_batches",
+        lambda v: (_integer(v) and v >= 1) or (_number(v) and not _integer(v) and 0 < v <= 1),
+        "an integer >= 1 (batches) or a fraction in (0, 1] (0 trains nothing)",
+    ),
     ("seed", lambda v: _integer(v) and v >= 0, "an integer >= 0"),
     ("threads", lambda v: v is None or (_integer(v) and v > 0), "null or an integer > 0"),
     ("skip_done", lambda v: isinstance(v, bool), "true or false"),
