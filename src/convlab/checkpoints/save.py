@@ -10,9 +10,11 @@ is fsynced, and renamed into place (convlab.fileio.atomic_write).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
+from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from convlab.fileio import atomic_write
@@ -27,3 +29,18 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__}.save_checkpoint does not take storage_options")
         atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
+
+
+class CheckpointOnInterrupt(Callback):
+    """On Ctrl-C during training, leave a checkpoint to resume from at ``path`` (the run's last.ckpt) when the
+    run has none yet, e.g. in its first epoch. A last.ckpt from an earlier epoch end is kept as it is."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        if not isinstance(exception, KeyboardInterrupt) or self.path.exists() or trainer.state.fn != "fit":
+            return
+        if trainer.global_step == 0:  # nothing learned yet: nothing worth resuming
+            return
+        trainer.save_checkpoint(self.path)  # through the trainer's AtomicCheckpointIO: never left half-written
