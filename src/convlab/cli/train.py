@@ -55,7 +55,8 @@ def main() -> None:
 
 def say_what_was_interrupted(e: RunInterrupted, argv: list[str]) -> None:
     """After Ctrl-C. A single run has printed its result block (with the resume command) unless it was stopped
-    before training; a sweep names the jobs it did not start and the command that runs what is left."""
+    before training; in a sweep the job has printed its line, and here come the jobs it did not start and the
+    command that runs what is left."""
     if e.job_num is None:
         if "resume_command" not in e.record:
             print(f"interrupted before training started; results.json in {e.job_dir}", flush=True)
@@ -65,6 +66,5 @@ def say_what_was_interrupted(e: RunInterrupted, argv: list[str]) -> None:
     common = set.intersection(*map(set, jobs)) if len(jobs) > 1 else set()
     not_run = [f"#{n} {' '.join(o for o in job if o not in common)}" for n, job in enumerate(jobs) if n > e.job_num]
     sweep_dir = Path(str(e.job_dir)).parent
-    print(f"interrupted        job #{e.job_num}, {e.job_dir}", flush=True)
     print(f"not run            {', '.join(not_run) if not_run else 'none'}", flush=True)
     print(f"resume this sweep  {resume_sweep_command(overrides, sweep_dir)}", flush=True)

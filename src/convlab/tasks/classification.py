@@ -67,6 +67,10 @@ class ClassificationTask(Task):
         return loss_sum / n, correct / n
 
     # -- training -------------------------------------------------------------------------------------
+    def on_train_start(self) -> None:
+        # A run resumed from a mid-epoch checkpoint (saved on Ctrl-C) enters its epoch without on_train_epoch_start.
+        self.on_train_epoch_start()
+
     def on_train_epoch_start(self) -> None:
         self._epoch_start = time.perf_counter()
         self._last_batch_end = self._epoch_start
