@@ -22,6 +22,7 @@ class ComparisonReport(Callback):
     """Writes comparison.csv/.md, the plots and report.html into the sweep directory."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from convlab.report.compare import optuna_notes
         from convlab.report.comparison_report import REPORT_HTML, write_comparison_report
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -30,6 +31,8 @@ class ComparisonReport(Callback):
         except ConvlabError as e:  # e.g. a foreign results.json: say so, the jobs' own files stand
             log.error("no comparison report for %s: %s", sweep_dir, e)
             return
+        for note in optuna_notes([sweep_dir]):  # the Optuna sweeper's verdict, also in the report
+            print(note, flush=True)
         print(f"comparison report  {written[REPORT_HTML]}", flush=True)
         print(f"resume this sweep  {resume_command(config, sweep_dir)}", flush=True)
 
