@@ -56,9 +56,10 @@ def test_the_report_marks_a_warned_row_in_markdown_html_and_csv(tmp_path: Path) 
         [Job(tmp_path / "0", record("mlp", GOOD)), Job(tmp_path / "1", record("cnn8", ONE_CLASS))]
     )
     rows = job_rows(comparison)
-    assert [r["status"] for r in rows] == ["ok", f"ok {WARNING_MARK}"]
+    assert [(r["status"], bool(r["warnings"])) for r in rows] == [("ok", False), ("ok", True)]
     markdown = to_markdown(comparison)
     assert f"| ok {WARNING_MARK} |" in markdown and "#2 `model=cnn8`: predicts one class ('a')" in markdown
     page = report_html(comparison, {})
-    assert '<tr class="ok">' in page and '<tr class="ok warned" title="predicts one class' in page
+    assert '<tr class="ok">' in page and '<tr class="ok" data-warnings="predicts one class' in page
+    assert f'<td class="status">ok {WARNING_MARK}</td>' in page
     assert "predicts one class ('a') for 90% of the test samples" in to_csv(comparison)

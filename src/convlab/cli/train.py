@@ -65,6 +65,8 @@ def say_what_was_interrupted(e: RunInterrupted, argv: list[str]) -> None:
     jobs = [[o for o in job if override_key(o) not in NOT_IDENTITY_KEYS] for job in job_overrides(overrides, True)]
     common = set.intersection(*map(set, jobs)) if len(jobs) > 1 else set()
     not_run = [f"#{n} {' '.join(o for o in job if o not in common)}" for n, job in enumerate(jobs) if n > e.job_num]
+    if any(override_key(o) in ("hparams_search", "hydra/sweeper") for o in overrides):  # its sweeper picks the jobs
+        not_run = [f"the trials after #{e.job_num}"]
     sweep_dir = Path(str(e.job_dir)).parent
     print(f"not run            {', '.join(not_run) if not_run else 'none'}", flush=True)
     print(f"resume this sweep  {resume_sweep_command(overrides, sweep_dir)}", flush=True)

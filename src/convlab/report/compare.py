@@ -240,8 +240,8 @@ def job_row(comparison: Comparison, rank: int, job: Job) -> dict[str, Any]:
         "test_loss": job.test.get("loss"),
         "val_acc": (job.get("val") or {}).get("acc"),
         "samples_per_second": job.get("samples_per_second"),
-        "status": job.status + (f" {WARNING_MARK}" if job.warnings else ""),  # ⚠: ok, but at chance
-        "warnings": "; ".join(job.warnings) or None,
+        "status": job.status,
+        "warnings": "; ".join(job.warnings) or None,  # shown as ⚠ beside the status (status_cell)
         "seed": job.get("seed"),
         "fold": fold,
         "threads": job.get("threads"),
@@ -299,6 +299,11 @@ def format_cell(key: str, value: Any) -> str:
     return str(value)
 
 
+def status_cell(row: dict[str, Any]) -> str:
+    """The status as tables show it: ``ok ⚠`` for a finished job whose results look like chance."""
+    return f"{row['status']} {WARNING_MARK}" if row.get("warnings") else str(row["status"])
+
+
 def to_csv(comparison: Comparison) -> str:
     """Machine-readable: full overrides of each job, raw numbers, then mean/std per repeated configuration."""
     keys = [k for k, _ in COLUMNS] + CSV_EXTRA
@@ -323,12 +328,13 @@ def groups_to_csv(comparison: Comparison) -> str:
 
 
 def _md_table(columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> list[str]:
-    def cell(key: str, value: Any) -> str:
-        return format_cell(key, value).replace("|", "\\|").replace("\n", " ")
+    def cell(key: str, row: dict[str, Any]) -> str:
+        text = status_cell(row) if key == "status" else format_cell(key, row[key])
+        return text.replace("|", "\\|").replace("\n", " ")
 
     lines = ["| " + " | ".join(h for _, h in columns) + " |"]
     lines.append("|" + "|".join("---:" if k in NUMERIC else "---" for k, _ in columns) + "|")
-    lines += ["| " + " | ".join(cell(k, row[k]) for k, _ in columns) + " |" for row in rows]
+    lines += ["| " + " | ".join(cell(k, row) for k, _ in columns) + " |" for row in rows]
     return lines
 
 
@@ -346,7 +352,7 @@ def to_markdown(comparison: Comparison, images: Sequence[str] = ()) -> str:
     if warned:
         lines += [f"## {WARNING_MARK} Jobs that finished with warnings (at chance)", ""]
         lines += [f"- #{r['rank']} `{r['overrides']}`: {r['warnings']}" for r in warned] + [""]
-    unfinished = [r for r in rows if not r["status"].startswith("ok")]
+    unfinished = [r for r in rows if r["status"] != "ok"]
     if unfinished:
         lines += ["## Jobs that did not finish", ""]
         lines += [f"- #{r['rank']} `{r['overrides']}`: **{r['status']}**: {r['error']}" for r in unfinished] + [""]

@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from convlab.report.chance import WARNING_MARK
-from convlab.report.compare import COLUMNS, GROUP_COLUMNS, NUMERIC, Comparison, format_cell, group_rows, job_rows
+from convlab.report.compare import (
+    COLUMNS,
+    GROUP_COLUMNS,
+    NUMERIC,
+    Comparison,
+    format_cell,
+    group_rows,
+    job_rows,
+    status_cell,
+)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -22,7 +31,7 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; }
 th { background: #f0f0f0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.ok td.status { color: #176317; } tr.diverged td.status, tr.failed td.status, tr.missing td.status { color: #b00; }
-tr.interrupted td.status, tr.warned td.status { color: #a15c00; } tr.warned { background: #fff6e0; }
+tr.interrupted td.status, tr[data-warnings] td.status { color: #a15c00; } tr[data-warnings] { background: #fff6e0; }
 code { background: #f4f4f4; padding: 1px 4px; }
 figure { margin: 1.5em 0; } img { max-width: 100%; border: 1px solid #ddd; }
 """
@@ -33,13 +42,14 @@ def _table(columns: list[tuple[str, str]], rows: list[dict[str, Any]], table_id:
     body = []
     for row in rows:
         cells = "".join(
-            f'<td class="{"num" if k in NUMERIC else k}">{html.escape(format_cell(k, row[k]))}</td>' for k, _ in columns
+            f'<td class="{"num" if k in NUMERIC else k}">'
+            f"{html.escape(status_cell(row) if k == 'status' else format_cell(k, row[k]))}</td>"
+            for k, _ in columns
         )
-        status = str(row.get("status", "")).split()[0] if row.get("status") else ""
-        classes = html.escape(status) + (" warned" if row.get("warnings") else "")
-        note = row.get("warnings") if row.get("warnings") else (row.get("error") if status != "ok" else None)
-        title = f' title="{html.escape(str(note))}"' if note else ""
-        body.append(f'<tr class="{classes}"{title}>{cells}</tr>')
+        status = html.escape(str(row.get("status", "")))
+        title = f' title="{html.escape(str(row["error"]))}"' if row.get("error") and status != "ok" else ""
+        warned = f' data-warnings="{html.escape(row["warnings"])}"' if row.get("warnings") else ""
+        body.append(f'<tr class="{status}"{title}{warned}>{cells}</tr>')
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
@@ -77,7 +87,7 @@ def report_html(comparison: Comparison, images: Mapping[str, Path]) -> str:
             for r in warned
         ]
         parts.append("</ul>")
-    unfinished = [r for r in rows if not r["status"].startswith("ok")]
+    unfinished = [r for r in rows if r["status"] != "ok"]
     if unfinished:
         parts.append("<h2>Jobs that did not finish</h2><ul>")
         parts += [
