@@ -28,3 +28,15 @@ class DivergedError(RuntimeError):
         super().__init__(f"training loss became {loss} at step {step}; lower optim.lr or change the loss")
         self.step = step
         self.loss = loss
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped a run after its results.json (status interrupted) was written; the command line
+    exits 130. ``record`` is that results.json; ``job_num`` (a sweep's job, else None) and ``job_dir`` are set
+    by the job wrapper."""
+
+    def __init__(self, record: dict) -> None:
+        super().__init__(f"interrupted at step {record.get('steps', 0)}")
+        self.record = record
+        self.job_num: int | None = None
+        self.job_dir: object = record.get("run_dir")

@@ -10,10 +10,12 @@ is fsynced, and renamed into place (convlab.fileio.atomic_write).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 from pytorch_lightning.trainer.states import TrainerFn
 
@@ -62,3 +64,18 @@ class ModelCheckpoint(pl.callbacks.ModelCheckpoint):
         if self._last_global_step_saved == trainer.global_step and self._last_checkpoint_saved == self.last_model_path:
             return  # last.ckpt already holds this step
         self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+class CheckpointOnInterrupt(Callback):
+    """On Ctrl-C during training, leave a checkpoint to resume from at ``path`` (the run's last.ckpt) when the
+    run has none yet, e.g. in its first epoch. A last.ckpt from an earlier epoch end is kept as it is."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        if not isinstance(exception, KeyboardInterrupt) or self.path.exists() or trainer.state.fn != "fit":
+            return
+        if trainer.global_step == 0:  # nothing learned yet: nothing worth resuming
+            return
+        trainer.save_checkpoint(self.path)  # through the trainer's AtomicCheckpointIO: never left half-written

@@ -6,17 +6,24 @@ registers the resolvers their run directories need (convlab.config.resolvers) an
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra._internal.utils import get_args_parser
 from omegaconf import DictConfig
 
 from convlab.cli.job import run_job
-from convlab.cli.precheck import precheck_or_exit
+from convlab.cli.precheck import job_overrides, precheck_or_exit
 from convlab.config import CONFIG_DIR
 from convlab.config.checks import check_config
+from convlab.config.overrides import NOT_IDENTITY_KEYS, override_key
+from convlab.errors import RunInterrupted
 from convlab.run.train import train
-from convlab.sweeps.skip_done import check_resume
+from convlab.sweeps.skip_done import check_resume, resume_sweep_command
+
+EXIT_INTERRUPTED = 130  # the shell's code for a command stopped by SIGINT (128 + 2)
 
 
 def check_train_job(cfg: DictConfig) -> None:
@@ -37,4 +44,27 @@ def _hydra_main(cfg: DictConfig) -> float:
 
 def main() -> None:
     precheck_or_exit("config", check_train_job)
-    _hydra_main()
+    try:
+        _hydra_main()
+    except RunInterrupted as e:
+        say_what_was_interrupted(e, sys.argv[1:])
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def say_what_was_interrupted(e: RunInterrupted, argv: list[str]) -> None:
+    """After Ctrl-C. A single run has printed its result block (with the resume command) unless it was stopped
+    before training; in a sweep the job has printed its line, and here come the jobs it did not start and the
+    command that runs what is left."""
+    if e.job_num is None:
+        if "resume_command" not in e.record:
+            print(f"interrupted before training started; results.json in {e.job_dir}", flush=True)
+        return
+    overrides = list(get_args_parser().parse_args(argv).overrides)
+    jobs = [[o for o in job if override_key(o) not in NOT_IDENTITY_KEYS] for job in job_overrides(overrides, True)]
+    common = set.intersection(*map(set, jobs)) if len(jobs) > 1 else set()
+    not_run = [f"#{n} {' '.join(o for o in job if o not in common)}" for n, job in enumerate(jobs) if n > e.job_num]
+    if any(override_key(o) in ("hparams_search", "hydra/sweeper") for o in overrides):  # its sweeper picks the jobs
+        not_run = [f"the trials after #{e.job_num}"]
+    sweep_dir = Path(str(e.job_dir)).parent
+    print(f"not run            {', '.join(not_run) if not_run else 'none'}", flush=True)
+    print(f"resume this sweep  {resume_sweep_command(overrides, sweep_dir)}", flush=True)

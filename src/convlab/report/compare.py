@@ -3,7 +3,8 @@
 Sources are sweep directories (every job subdirectory), run directories or results.json files. Every
 number in the table is the job's own record; the report computes only the mean and standard deviation
 over the repeats (seeds, folds) of one configuration. Jobs without a finished record stay visible:
-"failed"/"diverged" with their error, "missing" for a job directory without results.json (killed).
+"failed"/"diverged"/"interrupted" with their error, "missing" for a job directory without results.json
+(killed). A finished job whose results look like chance (convlab.report.chance) is marked ⚠ in its status.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import Any
 
 from convlab.config.overrides import job_identity, override_key, override_value
 from convlab.errors import ConvlabError
+from convlab.report.chance import WARNING_MARK, run_warnings
 from convlab.run.record import RESULTS_NAME, read_results
 
 # Overrides that repeat one configuration; jobs differing only in these are aggregated.
 REPEAT_KEYS = ("seed", "dataset.fold")
 MISSING = "missing"
-STATUS_ORDER = {"ok": 0, "diverged": 1, "failed": 2, MISSING: 3}
+STATUS_ORDER = {"ok": 0, "diverged": 1, "interrupted": 2, "failed": 3, MISSING: 4}
 
 
 @dataclass
@@ -57,6 +59,10 @@ class Job:
     def get(self, key: str) -> Any:
         return (self.results or {}).get(key)
 
+    @property
+    def warnings(self) -> list[str]:
+        return run_warnings(self.results or {})
+
 
 @dataclass
 class Group:
@@ -80,7 +86,7 @@ class Group:
 
 @dataclass
 class Comparison:
-    jobs: list[Job]  # best test accuracy first, then diverged, failed, missing
+    jobs: list[Job]  # best test accuracy first, then diverged, interrupted, failed, missing
     labels: dict[Path, str]  # per job: the overrides that tell it apart from the others
     common: list[str]  # overrides every job shares
     groups: list[Group] = field(default_factory=list)  # only when some configuration was repeated
@@ -195,7 +201,7 @@ COLUMNS = [
     ("samples_per_second", "samples/s"),
     ("status", "status"),
 ]
-CSV_EXTRA = ["seed", "fold", "threads", "error", "run_dir"]
+CSV_EXTRA = ["seed", "fold", "threads", "warnings", "error", "run_dir"]
 # Right-aligned columns in markdown and html.
 NUMERIC = {
     "rank",
@@ -235,6 +241,7 @@ def job_row(comparison: Comparison, rank: int, job: Job) -> dict[str, Any]:
         "val_acc": (job.get("val") or {}).get("acc"),
         "samples_per_second": job.get("samples_per_second"),
         "status": job.status,
+        "warnings": "; ".join(job.warnings) or None,  # shown as ⚠ beside the status (status_cell)
         "seed": job.get("seed"),
         "fold": fold,
         "threads": job.get("threads"),
@@ -292,6 +299,11 @@ def format_cell(key: str, value: Any) -> str:
     return str(value)
 
 
+def status_cell(row: dict[str, Any]) -> str:
+    """The status as tables show it: ``ok ⚠`` for a finished job whose results look like chance."""
+    return f"{row['status']} {WARNING_MARK}" if row.get("warnings") else str(row["status"])
+
+
 def to_csv(comparison: Comparison) -> str:
     """Machine-readable: full overrides of each job, raw numbers, then mean/std per repeated configuration."""
     keys = [k for k, _ in COLUMNS] + CSV_EXTRA
@@ -316,12 +328,13 @@ def groups_to_csv(comparison: Comparison) -> str:
 
 
 def _md_table(columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> list[str]:
-    def cell(key: str, value: Any) -> str:
-        return format_cell(key, value).replace("|", "\\|").replace("\n", " ")
+    def cell(key: str, row: dict[str, Any]) -> str:
+        text = status_cell(row) if key == "status" else format_cell(key, row[key])
+        return text.replace("|", "\\|").replace("\n", " ")
 
     lines = ["| " + " | ".join(h for _, h in columns) + " |"]
     lines.append("|" + "|".join("---:" if k in NUMERIC else "---" for k, _ in columns) + "|")
-    lines += ["| " + " | ".join(cell(k, row[k]) for k, _ in columns) + " |" for row in rows]
+    lines += ["| " + " | ".join(cell(k, row) for k, _ in columns) + " |" for row in rows]
     return lines
 
 
@@ -335,6 +348,10 @@ def to_markdown(comparison: Comparison, images: Sequence[str] = ()) -> str:
     if comparison.groups:
         lines += ["## Per configuration, over repeats (mean ± sample std)", ""]
         lines += [*_md_table(GROUP_COLUMNS, group_rows(comparison)), ""]
+    warned = [r for r in rows if r["warnings"]]
+    if warned:
+        lines += [f"## {WARNING_MARK} Jobs that finished with warnings (at chance)", ""]
+        lines += [f"- #{r['rank']} `{r['overrides']}`: {r['warnings']}" for r in warned] + [""]
     unfinished = [r for r in rows if r["status"] != "ok"]
     if unfinished:
         lines += ["## Jobs that did not finish", ""]

@@ -23,13 +23,19 @@ def draw_confusion(
 ) -> Any:
     """One annotated heatmap: rows are true classes, columns predicted."""
     image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=vmax if vmax is not None else max(matrix.max(), 1e-9))
-    ticks = range(len(class_names))
-    ax.set_xticks(ticks, class_names, rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(ticks, class_names, fontsize=7)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title, fontsize=9)
-    if len(class_names) <= 20:
+    n = len(class_names)
+    ticks = range(n)
+    # Short names (digits, up to 3 characters) stand upright; long ones (Fashion-MNIST's) lean to fit.
+    upright = max((len(str(c)) for c in class_names), default=0) <= 3
+    tick_size = 11 if n <= 12 else 8
+    ax.set_xticks(ticks, class_names, rotation=0 if upright else 35, ha="center" if upright else "right")
+    ax.set_yticks(ticks, class_names)
+    ax.tick_params(labelsize=tick_size)
+    ax.set_xlabel("predicted", fontsize=11)
+    ax.set_ylabel("true", fontsize=11)
+    ax.set_title(title, fontsize=12)
+    if n <= 20:
+        cell_size = 10 if n <= 12 else 7  # legible at a glance for 10 classes
         threshold = (vmax if vmax is not None else matrix.max()) / 2
         for (i, j), v in np.ndenumerate(matrix):
             ax.text(
@@ -38,7 +44,7 @@ def draw_confusion(
                 format(v, fmt),
                 ha="center",
                 va="center",
-                fontsize=6,
+                fontsize=cell_size,
                 color="white" if v > threshold else "black",
             )
     return image
@@ -54,12 +60,12 @@ def confusion_matrix_png(
     import matplotlib.pyplot as plt
 
     counts = np.asarray(cm)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.4), layout="constrained")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6.4), layout="constrained")
     draw_confusion(left, counts, class_names, "counts", "d")
     image = draw_confusion(
         right, row_normalize(counts), class_names, "row-normalised (recall on the diagonal)", ".2f", vmax=1.0
     )
     fig.colorbar(image, ax=right, shrink=0.8)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=13)
     return atomic_savefig(fig, path, dpi=110)

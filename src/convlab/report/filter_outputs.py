@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from convlab.fileio import atomic_savefig
+from convlab.report.summary import describe_line, print_fields, status_rows
 
 
 def kernel_table(learned: Sequence[Sequence[float]], target: Sequence[Sequence[float]]) -> str:
@@ -33,27 +34,23 @@ def kernel_table(learned: Sequence[Sequence[float]], target: Sequence[Sequence[f
 def print_filter_summary(record: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     filt = record.get("filter") or {}
-    head = Table(show_header=False, box=None, pad_edge=False)
-    head.add_row(
-        "run", f"dataset={record['dataset']} model={record['model']} optim={record['optim']} loss={record['loss']}"
-    )
+    rows: list[tuple[str, str | Text]] = [("run", describe_line(record))]
     shape = record.get("image_shape")
     image = f"{record.get('image')} ({shape[0]}x{shape[1]})" if shape else str(record.get("image"))
-    head.add_row("image", f"{image}, target kernel {filt.get('target_name', '?')}")
+    rows.append(("image", f"{image}, target kernel {filt.get('target_name', '?')}"))
     if filt.get("steps") is not None:
-        head.add_row("training", f"{filt['steps']} steps in {filt['seconds']:.1f} s")
-    status = record["status"]
-    head.add_row("status", status if status == "ok" else f"[bold red]{status}[/]: {record.get('error', '')}")
+        rows.append(("training", f"{filt['steps']} steps in {filt['seconds']:.1f} s"))
+    rows += status_rows(record)
     if filt.get("mse") is not None:
         reached = filt.get("steps_to_mse_goal")
         goal = f"<= {filt['mse_goal']:g} " + (f"from step {reached} on" if reached is not None else "not reached")
-        head.add_row("final MSE", f"[bold]{filt['mse']:.3e}[/]  ({goal})")
+        rows.append(("final MSE", Text.assemble((f"{filt['mse']:.3e}", "bold"), f"  ({goal})")))
     if filt.get("held_out_mse") is not None:
         held_out = (record.get("test") or {}).get("held_out", {}).get("image")
-        head.add_row("held-out MSE", f"{filt['held_out_mse']:.3e}  (the learned kernel on {held_out})")
+        rows.append(("held-out MSE", f"{filt['held_out_mse']:.3e}  (the learned kernel on {held_out})"))
     if record.get("run_dir"):
-        head.add_row("run dir", str(record["run_dir"]))
-    console.print(head)
+        rows.append(("run dir", str(record["run_dir"])))
+    print_fields(console, rows)
     if filt.get("kernel") is not None:
         console.print(kernel_table(filt["kernel"], filt["target"]), markup=False, highlight=False, soft_wrap=True)
 

@@ -12,7 +12,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from convlab.report.compare import COLUMNS, GROUP_COLUMNS, NUMERIC, Comparison, format_cell, group_rows, job_rows
+from convlab.report.chance import WARNING_MARK
+from convlab.report.compare import (
+    COLUMNS,
+    GROUP_COLUMNS,
+    NUMERIC,
+    Comparison,
+    format_cell,
+    group_rows,
+    job_rows,
+    status_cell,
+)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -21,6 +31,7 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; }
 th { background: #f0f0f0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.ok td.status { color: #176317; } tr.diverged td.status, tr.failed td.status, tr.missing td.status { color: #b00; }
+tr.interrupted td.status, tr[data-warnings] td.status { color: #a15c00; } tr[data-warnings] { background: #fff6e0; }
 code { background: #f4f4f4; padding: 1px 4px; }
 figure { margin: 1.5em 0; } img { max-width: 100%; border: 1px solid #ddd; }
 """
@@ -31,11 +42,14 @@ def _table(columns: list[tuple[str, str]], rows: list[dict[str, Any]], table_id:
     body = []
     for row in rows:
         cells = "".join(
-            f'<td class="{"num" if k in NUMERIC else k}">{html.escape(format_cell(k, row[k]))}</td>' for k, _ in columns
+            f'<td class="{"num" if k in NUMERIC else k}">'
+            f"{html.escape(status_cell(row) if k == 'status' else format_cell(k, row[k]))}</td>"
+            for k, _ in columns
         )
         status = html.escape(str(row.get("status", "")))
         title = f' title="{html.escape(str(row["error"]))}"' if row.get("error") and status != "ok" else ""
-        body.append(f'<tr class="{status}"{title}>{cells}</tr>')
+        warned = f' data-warnings="{html.escape(row["warnings"])}"' if row.get("warnings") else ""
+        body.append(f'<tr class="{status}"{title}{warned}>{cells}</tr>')
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
@@ -65,6 +79,14 @@ def report_html(comparison: Comparison, images: Mapping[str, Path]) -> str:
     if comparison.groups:
         parts.append("<h2>Per configuration, over repeats (mean ± sample std)</h2>")
         parts.append(_table(GROUP_COLUMNS, group_rows(comparison), "configurations"))
+    warned = [r for r in rows if r["warnings"]]
+    if warned:
+        parts.append(f"<h2>{WARNING_MARK} Jobs that finished with warnings (at chance)</h2><ul>")
+        parts += [
+            f"<li>#{r['rank']} <code>{html.escape(r['overrides'])}</code>: {html.escape(r['warnings'])}</li>"
+            for r in warned
+        ]
+        parts.append("</ul>")
     unfinished = [r for r in rows if r["status"] != "ok"]
     if unfinished:
         parts.append("<h2>Jobs that did not finish</h2><ul>")

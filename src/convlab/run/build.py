@@ -63,9 +63,13 @@ def build_task(cfg: DictConfig, datamodule: pl.LightningDataModule) -> pl.Lightn
     return task
 
 
-def build_callbacks(cfg: DictConfig) -> list[pl.Callback]:
+def build_callbacks(cfg: DictConfig, console: bool = True) -> list[pl.Callback]:
+    """The configured callbacks; with ``console=False`` (a sweep's job) none that draws on the terminal."""
+    from pytorch_lightning.callbacks import ModelSummary, ProgressBar
+
     nodes = cfg.get("callbacks") or {}
-    return [make(node, f"callbacks.{name}") for name, node in nodes.items() if node and "_target_" in node]
+    callbacks = [make(node, f"callbacks.{name}") for name, node in nodes.items() if node and "_target_" in node]
+    return [c for c in callbacks if console or not isinstance(c, (ProgressBar, ModelSummary))]
 
 
 def build_loggers(cfg: DictConfig) -> list[Any]:
@@ -75,6 +79,9 @@ def build_loggers(cfg: DictConfig) -> list[Any]:
 
 def build_trainer(cfg: DictConfig, **overrides: Any) -> pl.Trainer:
     """A Trainer from ``cfg.trainer`` (every key is a Trainer argument), callbacks and loggers."""
-    kwargs: dict[str, Any] = {"callbacks": build_callbacks(cfg), "logger": build_loggers(cfg) or False}
-    kwargs.update(overrides)
+    kwargs: dict[str, Any] = dict(overrides)
+    if "callbacks" not in kwargs:
+        kwargs["callbacks"] = build_callbacks(cfg)
+    if "logger" not in kwargs:
+        kwargs["logger"] = build_loggers(cfg) or False
     return make(cfg.trainer, "trainer", **kwargs)

@@ -78,5 +78,6 @@ def _drop_chatter(record: logging.LogRecord) -> bool:
             "LitLogger",
             "`Trainer(limit_",
             "already configured with model summary",
+            "`Trainer.fit` stopped",  # the summary says how many epochs ran
         )
     )

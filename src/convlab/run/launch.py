@@ -94,3 +94,12 @@ def _check_writable(key: str, path: str | None) -> None:
         raise ConfigError(f"{key}={path}: cannot create it, {existing} is a file; choose a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"{key}={path}: {existing} is not writable; choose a directory you can write to")
+
+
+def in_multirun() -> bool:
+    """Whether this job is one of a Hydra multirun (``-m``): its output is one line, the sweep's report the rest.
+    False for a single run and for a config composed without Hydra's runtime (tests, the benchmark)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

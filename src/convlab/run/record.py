@@ -23,7 +23,7 @@ from convlab.run.launch import process_rank
 log = logging.getLogger("convlab")
 
 RESULTS_NAME = "results.json"
-STATUSES = ("ok", "diverged", "failed")
+STATUSES = ("ok", "diverged", "interrupted", "failed")
 REQUIRED_KEYS = ("status", "dataset", "model", "optim", "loss", "overrides")
 
 

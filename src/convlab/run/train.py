@@ -6,7 +6,11 @@ convlab.run.compose.compose_run, as tests and the benchmark do.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import shlex
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -15,21 +19,33 @@ from omegaconf import DictConfig, OmegaConf
 
 from convlab.checkpoints.resume import check_resumable, resume_checkpoint
 from convlab.config.checks import check_config
-from convlab.errors import DivergedError
+from convlab.config.overrides import NOT_IDENTITY_KEYS, override_key
+from convlab.errors import DivergedError, RunInterrupted
+from convlab.report.chance import chance_warnings
 from convlab.run.environment import setup_runtime
+from convlab.run.launch import in_multirun
 from convlab.run.record import check_unused_run_dir, describe_run, write_results
 from convlab.sweeps.skip_done import resume_job
+
+log = logging.getLogger("convlab")
+
+MODEL_SUMMARY_NAME = "model_summary.txt"
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train and test one configuration; write results.json and the task's pictures into its run dir.
 
     With skip_done=true, a job that finished ok in an earlier run of its sweep returns that record instead.
+    Ctrl-C leaves results.json with status interrupted (and a checkpoint to resume from), then raises
+    RunInterrupted. A single run prints a header and its result block; a sweep's job prints nothing itself.
     """
     import torch  # heavy imports wait until a run really starts: the pre-check must stay quick
 
+    from convlab.checkpoints.save import CheckpointOnInterrupt
     from convlab.models import count_parameters
-    from convlab.run.build import build_datamodule, build_task, build_trainer
+    from convlab.report.summary import plain_text, print_header, terminal_console
+    from convlab.run.build import build_callbacks, build_datamodule, build_task, build_trainer
     from convlab.trackers.final import log_final_results
 
     done = resume_job(cfg)
@@ -42,6 +58,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     check_unused_run_dir(out_dir)
     resume = resume_checkpoint(cfg)  # loaded weights_only and checked before any data is read
     record = describe_run(cfg)
+    console = None if in_multirun() else terminal_console()  # a sweep prints one line per job (convlab.cli.job)
+    if resume:
+        record["resumed_from"] = str(resume[0])
+    if console:
+        print_header(record, console)
 
     # build
     setup_runtime(cfg)
@@ -49,8 +70,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     task = build_task(cfg, datamodule)
     if resume:
         check_resumable(resume[1], task, resume[0])
-        record["resumed_from"] = str(resume[0])
-    trainer = build_trainer(cfg)
+    callbacks = [*build_callbacks(cfg, console=console is not None), CheckpointOnInterrupt(out_dir / LAST_CHECKPOINT)]
+    quiet = {} if console else {"enable_progress_bar": False, "enable_model_summary": False}
+    trainer = build_trainer(cfg, callbacks=callbacks, **quiet)
+    if trainer.is_global_zero:
+        write_model_summary(task, out_dir / MODEL_SUMMARY_NAME)
     record.update(
         params=count_parameters(task.model),
         threads=torch.get_num_threads(),
@@ -66,6 +90,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume[0]) if resume else None, weights_only=True)
     except DivergedError as e:
         record.update(status="diverged", error=str(e), diverged_at_step=e.step)
+    except SystemExit:  # Lightning's answer to Ctrl-C: a graceful shutdown, then exit(1)
+        if not trainer.interrupted:
+            raise
+        record["status"] = "interrupted"
     else:  # the final epoch's validation metrics: what a sweeper (Optuna) optimises
         val = {k.split("/")[1]: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
         if val:
@@ -80,12 +108,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
 
     # test
-    if record["status"] != "diverged":
-        if trainer.interrupted:
-            record.update(status="failed", error="interrupted before training finished")
-        else:
-            start = time.perf_counter()
+    if record["status"] not in ("diverged", "interrupted"):
+        start = time.perf_counter()
+        try:
             trainer.test(task, datamodule=datamodule, verbose=False)
+        except SystemExit:
+            if not trainer.interrupted:
+                raise
+            record["status"] = "interrupted"
+        else:
             test_seconds = time.perf_counter() - start
             samples = (task.test_results or {}).get("samples")
             record.update(
@@ -95,13 +126,53 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 test_samples_per_second=round(samples / test_seconds, 1) if samples else None,
                 **task.extra_results(),
             )
+            if "confusion_matrix" in (task.test_results or {}):
+                record["warnings"] = chance_warnings(task.test_results["confusion_matrix"], record.get("class_names"))
+    if record["status"] == "interrupted":
+        _record_interruption(record, out_dir / LAST_CHECKPOINT)
 
     # record: results.json first, then what is drawn or sent from it
     if trainer.is_global_zero:
         write_results(out_dir, record)
         task.write_outputs(out_dir, record)
         log_final_results(trainer.loggers, record, out_dir)
+        log.info("summary\n%s", plain_text(lambda c: task.print_summary(record, c)))  # train.log's copy
+        if console:
+            task.print_summary(record, console)
+    if record["status"] == "interrupted":
+        raise RunInterrupted(record)
     return record
+
+
+def _record_interruption(record: dict[str, Any], last: Path) -> None:
+    """Ctrl-C: the step reached, the checkpoint to resume from and the command that does it."""
+    # Lightning ignores further Ctrl-C while it shuts down; give the next one its usual meaning again.
+    with contextlib.suppress(ValueError):  # ValueError: not the main thread
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    checkpoint = str(last) if last.is_file() else None
+    overrides = [o for o in record.get("overrides") or [] if override_key(o) not in ("ckpt_path", *NOT_IDENTITY_KEYS)]
+    command = ["python", "train.py", *overrides, f"ckpt_path={checkpoint}"] if checkpoint else None
+    record.update(
+        status="interrupted",
+        error=f"Ctrl-C at step {record.get('steps', 0)}",
+        interrupted_at_step=record.get("steps", 0),
+        resume_checkpoint=checkpoint,
+        resume_command=" ".join(shlex.quote(a) for a in command) if command else None,
+    )
+
+
+def write_model_summary(task: Any, path: Path) -> None:
+    """Every layer with its shapes and parameters; the terminal shows the top level only."""
+    import torch
+    from pytorch_lightning.utilities.model_summary import ModelSummary
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with torch.random.fork_rng(devices=[]):  # its example forward pass (dropout) must not move the seed
+            summary = str(ModelSummary(task, max_depth=-1))
+        path.write_text(summary + "\n", encoding="utf-8")
+    except Exception as e:  # a summary is a convenience: never the reason a run fails
+        log.warning("no %s: %s", path.name, e)
 
 
 def _checkpoint_paths(trainer: Any) -> dict[str, str]:

@@ -7,14 +7,12 @@ submitit) or sweeper (basic, Optuna). Imported by Hydra at start-up: heavy impor
 from __future__ import annotations
 
 import logging
-import shlex
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from convlab.config.overrides import override_key
 from convlab.errors import ConvlabError
 
 log = logging.getLogger("convlab")
@@ -24,6 +22,7 @@ class ComparisonReport(Callback):
     """Writes comparison.csv/.md, the plots and report.html into the sweep directory."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from convlab.report.compare import optuna_notes
         from convlab.report.comparison_report import REPORT_HTML, write_comparison_report
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -32,18 +31,16 @@ class ComparisonReport(Callback):
         except ConvlabError as e:  # e.g. a foreign results.json: say so, the jobs' own files stand
             log.error("no comparison report for %s: %s", sweep_dir, e)
             return
-        log.info("comparison report: %s", written[REPORT_HTML])
+        for note in optuna_notes([sweep_dir]):  # the Optuna sweeper's verdict, also in the report
+            print(note, flush=True)
         print(f"comparison report  {written[REPORT_HTML]}", flush=True)
         print(f"resume this sweep  {resume_command(config, sweep_dir)}", flush=True)
 
 
 def resume_command(config: DictConfig, sweep_dir: Path) -> str:
     """The command line that re-runs this multirun in place, skipping the jobs that finished ok."""
-    task = [o for o in OmegaConf.to_container(config.hydra.overrides.task) if override_key(o) != "skip_done"]
-    hydra = [
-        o
-        for o in OmegaConf.to_container(config.hydra.overrides.hydra)
-        if override_key(o) not in ("hydra.sweep.dir", "hydra.mode")  # hydra.mode: Hydra's record of -m
-    ]
-    args = ["python", "train.py", "-m", *task, *hydra, "skip_done=true", f"hydra.sweep.dir={sweep_dir}"]
-    return " ".join(shlex.quote(a) for a in args)
+    from convlab.sweeps.skip_done import resume_sweep_command
+
+    task = OmegaConf.to_container(config.hydra.overrides.task)
+    hydra = OmegaConf.to_container(config.hydra.overrides.hydra)  # hydra.mode: Hydra's record of -m, dropped
+    return resume_sweep_command([*task, *hydra], sweep_dir)

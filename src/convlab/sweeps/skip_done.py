@@ -8,12 +8,13 @@ attempt is moved into <job dir>/attempts/<n>/ (nothing is lost) and the job runs
 from __future__ import annotations
 
 import logging
+import shlex
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from convlab.config.overrides import command_line_overrides, job_identity, values_of
+from convlab.config.overrides import command_line_overrides, job_identity, override_key, values_of
 from convlab.errors import ConfigError
 from convlab.run.record import RESULTS_NAME, read_results
 
@@ -76,3 +77,11 @@ def check_resume(cfg: DictConfig) -> None:
         raise ConfigError("skip_done=true resumes a sweep: add hydra.sweep.dir=<the sweep's directory>")
     if not Path(given[-1]).is_dir():
         raise ConfigError(f"hydra.sweep.dir={given[-1]}: no such sweep directory to resume")
+
+
+def resume_sweep_command(overrides: list[str], sweep_dir: str | Path) -> str:
+    """The command line that re-runs a sweep in place: the jobs that finished ok are skipped, the others
+    (failed, diverged, interrupted, never started) run again from the start."""
+    kept = [o for o in overrides if override_key(o) not in ("skip_done", "hydra.sweep.dir", "hydra.mode")]
+    args = ["python", "train.py", "-m", *kept, "skip_done=true", f"hydra.sweep.dir={sweep_dir}"]
+    return " ".join(shlex.quote(a) for a in args)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import pytorch_lightning as pl
 import torch
+from rich.console import Console
 from torch import nn
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
@@ -24,7 +25,8 @@ class Task(pl.LightningModule):
     - ``train_samples`` / ``train_loop_seconds``: the training loop's own throughput figures.
     - ``test_results``: after ``trainer.test``, the ``test`` section of results.json.
     - ``extra_results()``: keys this task adds to results.json beside the contract's.
-    - ``write_outputs(out_dir, record)``: its pictures and the end-of-run summary, once results.json exists.
+    - ``write_outputs(out_dir, record)``: its pictures, once results.json exists.
+    - ``print_summary(record, console)``: the end-of-run result block (the terminal's, and train.log's copy).
     - ``checkpoint_meta``: the resolved config, choices and overrides (set by convlab.run.build), stored in
       every checkpoint so eval and resume can rebuild the run.
     """
@@ -64,4 +66,7 @@ class Task(pl.LightningModule):
         return {}
 
     def write_outputs(self, out_dir: Path, record: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def print_summary(self, record: dict[str, Any], console: Console | None = None) -> None:
         raise NotImplementedError

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.console import Console
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
@@ -66,6 +67,10 @@ class ClassificationTask(Task):
         return loss_sum / n, correct / n
 
     # -- training -------------------------------------------------------------------------------------
+    def on_train_start(self) -> None:
+        # A run resumed from a mid-epoch checkpoint (saved on Ctrl-C) enters its epoch without on_train_epoch_start.
+        self.on_train_epoch_start()
+
     def on_train_epoch_start(self) -> None:
         self._epoch_start = time.perf_counter()
         self._last_batch_end = self._epoch_start
@@ -165,16 +170,19 @@ class ClassificationTask(Task):
 
     # -- outputs and checkpoints ----------------------------------------------------------------------
     def write_outputs(self, out_dir: Path, record: dict[str, Any]) -> None:
-        """confusion_matrix.png (when the run was tested) and the terminal summary."""
+        """confusion_matrix.png, when the run was tested."""
         from convlab.report.confusion import confusion_matrix_png
-        from convlab.report.summary import print_summary
 
         if record.get("test"):
             title = f"{record['dataset']} / {record['model']} / {record['optim']} / {record['loss']}"
             confusion_matrix_png(
                 record["test"]["confusion_matrix"], record["class_names"], out_dir / "confusion_matrix.png", title=title
             )
-        print_summary(record)
+
+    def print_summary(self, record: dict[str, Any], console: Console | None = None) -> None:
+        from convlab.report.summary import print_summary
+
+        print_summary(record, console)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Only plain containers go in: the checkpoint must load with torch.load(weights_only=True).

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.console import Console
 from torch import nn
 
 from convlab.errors import DivergedError
@@ -163,8 +164,8 @@ class FilterRegression(Task):
         }
 
     def write_outputs(self, out_dir: Path, record: dict[str, Any]) -> None:
-        """The kernel-versus-target summary, mse_curve.png and evolution.png (pictures only after training)."""
-        from convlab.report.filter_outputs import evolution_png, mse_curve_png, print_filter_summary
+        """mse_curve.png and evolution.png (only after training)."""
+        from convlab.report.filter_outputs import evolution_png, mse_curve_png
 
         final = (record.get("filter") or {}).get("mse")
         curve = self.mse_history + ([final] if final is not None else [])  # curve[s]: MSE after s steps
@@ -172,7 +173,12 @@ class FilterRegression(Task):
             mse_curve_png(curve, out_dir / "mse_curve.png", goal=MSE_GOAL, title=self.target_name)
         if self.snapshots and self.target_image is not None:
             evolution_png(self.snapshots, curve, self.target_image, out_dir / "evolution.png")
-        print_filter_summary(record)
+
+    def print_summary(self, record: dict[str, Any], console: Console | None = None) -> None:
+        """The kernel beside its target, and the MSE reached."""
+        from convlab.report.filter_outputs import print_filter_summary
+
+        print_filter_summary(record, console)
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -1,0 +1,77 @@
+"""What train.py prints, through the real command line: a single run's header, compact model summary and result
+block with paths never cut (stdout a pipe, no COLUMNS); train.log holding the same summary; one line per job of a
+sweep; the chance-level warning on a run built to be at chance and its absence on a good run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers import QUICK, run_cli, the_sweep, train_py
+
+from convlab.report.chance import WARNING_MARK
+from convlab.run.record import read_results
+
+# No progress bar (its redraws are not what is tested); the model summary stays, at its configured depth.
+NO_BAR = ["~callbacks.rich_progress_bar", "++trainer.enable_progress_bar=false"]
+
+
+def test_a_single_run_prints_uncut_paths_a_compact_summary_and_train_log_holds_it(tmp_path: Path) -> None:
+    run_dir = tmp_path / "outputs" / "runs" / ("a_run_directory_whose_path_is_longer_than_any_terminal_" + "x" * 60)
+    assert len(str(run_dir)) > 120
+    # A good run: one full epoch of LeNet on the digits reaches ~0.9, far from chance.
+    proc = run_cli(
+        "train.py", "trainer.max_epochs=1", *NO_BAR, f"hydra.run.dir={run_dir}", cwd=tmp_path, env={"COLUMNS": None}
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    lines = out.splitlines()
+    assert lines[0].startswith("convlab train  dataset=digits model=lenet optim=rmsprop loss=ce")
+    # The path a user copies is whole, on one line, in the header and in the result block.
+    assert sum(line.startswith("run dir") and str(run_dir) in line for line in lines) == 2, out
+    assert "…" not in "".join(line for line in lines if line.startswith(("run dir", "overrides")))
+    # The terminal shows the top level of the model; every layer is in model_summary.txt.
+    assert "model.features.0" not in out and "loss_fn" in out
+    assert "model.features.0" in (run_dir / "model_summary.txt").read_text()
+    results = read_results(run_dir)
+    assert results["status"] == "ok" and results["test"]["acc"] > 0.5
+    assert results["warnings"] == [] and WARNING_MARK not in out and "warning" not in out
+    log = (run_dir / "train.log").read_text()
+    for text in ("test accuracy", f"{results['test']['acc']:.4f}", f"run dir        {run_dir}", "confusion matrix"):
+        assert text in log and text in out, text
+
+
+def test_a_run_at_chance_stays_ok_with_a_warning_in_results_summary_and_log(tmp_path: Path) -> None:
+    # The issue's example: cnn8 + RMSprop + MSE collapses to one class on the digits.
+    chance = [*(o for o in QUICK if "limit_train" not in o), "++trainer.limit_train_batches=4"]
+    code, out = train_py("model=cnn8", "optim=rmsprop", "loss=mse", *chance, cwd=tmp_path)
+    assert code == 0, out[-3000:]
+    (run_dir,) = (tmp_path / "outputs" / "runs").iterdir()
+    results = read_results(run_dir)
+    assert results["status"] == "ok"
+    assert results["test"]["acc"] < 0.15
+    assert len(results["warnings"]) == 2
+    assert results["warnings"][0].startswith("at chance level: test accuracy")
+    assert "predicts one class" in results["warnings"][1]
+    for warning in results["warnings"]:
+        assert f"warning        {WARNING_MARK} {warning}" in out
+        assert warning in (run_dir / "train.log").read_text()
+
+
+def test_a_sweep_prints_one_line_per_job_and_the_report_once(tmp_path: Path) -> None:
+    code, out = train_py("-m", "model=mlp,lenet", "loss=ce,mse", *QUICK, cwd=tmp_path)
+    assert code == 0, out[-3000:]
+    sweep = the_sweep(tmp_path)
+    jobs = sorted(
+        (d for d in sweep.iterdir() if d.is_dir() and d.name[0].isdigit()), key=lambda d: int(d.name.split("_")[0])
+    )
+    assert len(jobs) == 4  # the issue's 4-job sweep printed 295 lines
+    lines = out.splitlines()
+    assert len(lines) == len(jobs) + 2, out  # one line per job, the report, the resume command
+    for line, job in zip(lines, jobs, strict=False):
+        results = read_results(job)
+        assert line.startswith(f"{results['status']:<11} test acc {results['test']['acc']:.4f}  "), line
+        assert f" s  {job}" in line
+        assert (WARNING_MARK in line) == bool(results["warnings"])
+    assert lines[-2] == f"comparison report  {Path('outputs/sweeps') / sweep.name / 'report.html'}"
+    assert lines[-1].startswith("resume this sweep  python train.py -m ")
+    assert out.count("comparison report") == 1
