@@ -37,7 +37,13 @@ def test_cnn8_article_is_the_articles_setup(compose_cfg) -> None:
     check_config(cfg)
     choices = group_choices(cfg)
     assert cfg.dataset.pool_size == 42_000  # the digit-recognizer stand-in drawn from MNIST
-    assert choices == {"dataset": "mnist_digit_recognizer", "model": "cnn8", "optim": "rmsprop", "loss": "mse", "task": "classification"}
+    assert choices == {
+        "dataset": "mnist_digit_recognizer",
+        "model": "cnn8",
+        "optim": "rmsprop",
+        "loss": "mse",
+        "task": "classification",
+    }
     assert not cfg.scheduler and cfg.model.hidden_activation == "sigmoid" and cfg.loss.activation == "softmax"
     assert (cfg.optim.lr, cfg.optim.alpha, cfg.optim.eps) == (0.001, 0.9, 1e-7)  # Keras' RMSprop defaults
     assert (cfg.dataset.batch_size, cfg.dataset.test_fraction, cfg.trainer.max_epochs) == (32, 0.25, 10)
