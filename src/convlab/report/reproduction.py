@@ -78,7 +78,7 @@ def verdict(published: float | None, stats: dict[str, Any]) -> str:
         return "no published figure for this model"
     gap = (stats["mean"] - published) * 100
     inside = stats["low"] is not None and stats["low"] <= published <= stats["high"]
-    if abs(gap) <= TOLERANCE * 100 or inside:
+    if abs(gap) <= TOLERANCE * 100 + 1e-9 or inside:
         why = "inside the 95% interval" if inside else "within 0.5 pp of the mean"
         return f"**reproduced** ({gap:+.2f} pp, {why})"
     where = "above" if gap > 0 else "below"
@@ -143,7 +143,7 @@ def mlp_vs_cnn_table(rows: list[dict[str, Any]]) -> str:
         seconds = sum(r["train_seconds"] for r in ok) / len(ok)
         lines.append(
             f"| {record['model']} (`{row['preset']}`) | {kind} | {record['params']:,} | {mean:.2%} | "
-            f"{errors:.0f} of {record['test']['samples']:,} | {seconds:.0f} |"
+            f"{errors:,.0f} of {record['test']['samples']:,} | {seconds:.0f} |"
         )
     return "\n".join(lines)
 
