@@ -173,6 +173,7 @@ def test_lenet_rmsprop_one_epoch_on_mnist_reaches_97_percent(tmp_path: Path) -> 
         f"paths.data_dir={SHARED_DATA}",
         "dataset.download=false",
         "trainer.max_epochs=1",
+        "~callbacks.rich_progress_bar",
         "++trainer.enable_progress_bar=false",
         cwd=tmp_path,
         timeout=900,
