@@ -54,6 +54,10 @@ def collect_rows(sweep_dir: Path, presets: tuple[str, ...]) -> list[dict[str, An
             found[preset]["published"] = OmegaConf.to_container(published) if published is not None else None
         found[preset]["records"].append({**record, "run_dir": str(results.parent)})
     for row in found.values():
+        preset_file = ROOT / "conf" / "experiment" / f"{row['preset']}.yaml"
+        if row["published"] is None and preset_file.is_file():  # not run (yet): the preset's own block
+            published = OmegaConf.load(preset_file).get("published")
+            row["published"] = OmegaConf.to_container(published) if published is not None else None
         row["records"].sort(key=lambda r: (r.get("seed") is None, r.get("seed")))
         row["record"] = row["records"][0] if row["records"] else None  # the first seed's: per-class tables
     return [found[p] for p in presets]
