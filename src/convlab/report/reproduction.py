@@ -83,7 +83,7 @@ def verdict(published: float | None, stats: dict[str, Any]) -> str:
     gap = (stats["mean"] - published) * 100
     inside = stats["low"] is not None and stats["low"] <= published <= stats["high"]
     if abs(gap) <= TOLERANCE * 100 + 1e-9 or inside:
-        why = "inside the 95% interval" if inside else "within 0.5 pp of the mean"
+        why = "within 0.5 pp of the mean" if abs(gap) <= TOLERANCE * 100 + 1e-9 else "inside the 95% interval"
         return f"**reproduced** ({gap:+.2f} pp, {why})"
     where = "above" if gap > 0 else "below"
     interval = "" if stats["low"] is None else ", outside the 95% interval"
