@@ -25,6 +25,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -140,7 +141,8 @@ class Bench:
         cfg = self.config(model, batch_size, steps)
         dm = self.datamodule(cfg)
         transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((dm.mean,), (dm.std,))])
-        loader = DataLoader(_pil_dataset(self.dataset, dm, transform), batch_size=batch_size, shuffle=True)
+        dataset = _pil_dataset(self.dataset, dm, transform, self.workdir / "tutorial_data")
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=True)
         net, loss_fn, optimizer = self._parts(cfg)
         done, start = 0, time.perf_counter()
         while done < steps:
@@ -161,12 +163,26 @@ class Bench:
         return net.train(), instantiate(cfg.loss), instantiate(cfg.optim)(net.parameters())
 
 
-def _pil_dataset(dataset: str, dm: TensorDataModule, transform: Callable) -> torch.utils.data.Dataset:
-    """The tutorial's dataset: torchvision's own class, decoding a PIL image per sample."""
+def _pil_dataset(dataset: str, dm: TensorDataModule, transform: Callable, scratch: Path) -> torch.utils.data.Dataset:
+    """The tutorial's dataset: torchvision's own class, decoding a PIL image per sample.
+
+    torchvision reads only uncompressed files in its own layout; convlab reads the files where they lie, so
+    they are decompressed into ``scratch`` (the benchmark's own folder), never beside the originals."""
     if dataset == "fashion_mnist":
         from torchvision.datasets import FashionMNIST
 
-        return FashionMNIST(str(dm.data_dir), train=True, transform=transform)
+        from convlab.data.idx import gunzip
+
+        raw = scratch / "FashionMNIST" / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        for name, path in dm._find_files().items():
+            if (raw / name).is_file():
+                continue
+            if path.suffix == ".gz":
+                gunzip(path, raw / name)
+            else:
+                shutil.copyfile(path, raw / name)
+        return FashionMNIST(str(scratch), train=True, transform=transform)
     return _PilImages(dm.train.images, dm.train.labels, transform)
 
 

@@ -33,10 +33,18 @@ def test_lenet_tutorial_is_the_tutorials_setup(compose_cfg) -> None:
     assert cfg.published.acc == 0.98 and "MNIST" in cfg.published.dataset
 
 
-def test_cnn8_article_is_the_articles_setup(compose_cfg, tmp_path: Path) -> None:
-    cfg = compose_cfg(["experiment=cnn8_article", f"dataset.path={tmp_path / 'train.csv'}"])
+def test_cnn8_article_is_the_articles_setup(compose_cfg) -> None:
+    cfg = compose_cfg(["experiment=cnn8_article"])
+    check_config(cfg)
     choices = group_choices(cfg)
-    assert choices == {"dataset": "csv", "model": "cnn8", "optim": "rmsprop", "loss": "mse", "task": "classification"}
+    assert cfg.dataset.pool_size == 42_000  # the digit-recognizer stand-in drawn from MNIST
+    assert choices == {
+        "dataset": "mnist_digit_recognizer",
+        "model": "cnn8",
+        "optim": "rmsprop",
+        "loss": "mse",
+        "task": "classification",
+    }
     assert not cfg.scheduler and cfg.model.hidden_activation == "sigmoid" and cfg.loss.activation == "softmax"
     assert (cfg.optim.lr, cfg.optim.alpha, cfg.optim.eps) == (0.001, 0.9, 1e-7)  # Keras' RMSprop defaults
     assert (cfg.dataset.batch_size, cfg.dataset.test_fraction, cfg.trainer.max_epochs) == (32, 0.25, 10)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from convlab.cli.exit import fail
-from convlab.errors import ConvlabError
+from convlab.errors import ConfigError, ConvlabError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -24,12 +24,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--index", type=int, default=None, help="which test image (default 0)")
     source.add_argument("--image", default=None, help="an image file or bundled photo name (cat, camera, ...)")
-    parser.add_argument("--untrained", action="store_true", help="random layers on --image (default cat), no run")
+    parser.add_argument(
+        "--untrained",
+        action="store_true",
+        help="random layers on --image (default cat), no run; with a run and --index, on that test image",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random layers (--untrained)")
     parser.add_argument("--out", default=None, help="output folder (default <run dir>/feature_maps/<input>)")
     args = parser.parse_args(argv)
-    if args.untrained and args.index is not None:
-        parser.error("--untrained takes --image, not --index")
+    if args.untrained and args.index is not None and not args.run:
+        parser.error("--untrained --index N needs a run directory (its test image N)")
     if not args.untrained and not args.run:
         parser.error("give a run directory or checkpoint, or --untrained")
     return args
@@ -68,11 +72,28 @@ def visualize_run(run: str, index: int | None, image: str | None, out: str | Non
     return files, used
 
 
-def visualize_untrained(image: str | None, seed: int, out: str | None) -> list[Path]:
+def visualize_untrained(
+    image: str | None, seed: int, out: str | None, run: str | None = None, index: int | None = None
+) -> list[Path]:
+    """The walk-through on a photo, or (``run`` and ``index``) on test image ``index`` of that run's dataset."""
     from convlab.data.photos import load_grayscale
     from convlab.viz.feature_maps import save_pictures
     from convlab.viz.walkthrough import walkthrough_pictures
 
+    if run is not None and index is not None:
+        from convlab.viz.trained_run import build_data, load_trained_run
+
+        trained = load_trained_run(run)
+        datamodule = build_data(trained.cfg)
+        datamodule.prepare_data()
+        datamodule.setup("test")
+        if not 0 <= index < len(datamodule.test):
+            raise ConfigError(f"--index {index} is out of range: the test split has {len(datamodule.test)} images")
+        x = datamodule.test.images[index : index + 1].unsqueeze(1).float() / 255  # [0, 1], as photos are
+        label = datamodule.class_names[int(datamodule.test.labels[index])]
+        out_dir = Path(out) if out else trained.run_dir / "feature_maps" / f"untrained_test_{index}"
+        title = f"untrained layers on test image {index} ({label})"
+        return save_pictures(walkthrough_pictures(x, seed), out_dir, title)
     image = image or "cat"
     photo = load_grayscale(image, key="--image")
     pictures = walkthrough_pictures(photo.reshape(1, 1, *photo.shape), seed)
@@ -95,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
         if args.untrained:
-            files, used = visualize_untrained(args.image, args.seed, args.out), []
+            files, used = visualize_untrained(args.image, args.seed, args.out, args.run, args.index), []
         else:
             files, used = visualize_run(args.run, args.index, args.image, args.out)
     except ConvlabError as e:

@@ -1,6 +1,7 @@
 """Datasets: readers (IDX, CSV, images) and tensor-resident Lightning data modules."""
 
 from convlab.data.csv_digits import CsvDigitsDataModule, read_digit_csv
+from convlab.data.digit_recognizer import MnistDigitRecognizerDataModule
 from convlab.data.digits import DigitsDataModule
 from convlab.data.idx import check_idx, read_idx
 from convlab.data.image import ImageFilterDataModule
@@ -13,6 +14,7 @@ __all__ = [
     "FashionMnistDataModule",
     "ImageFilterDataModule",
     "MnistDataModule",
+    "MnistDigitRecognizerDataModule",
     "Split",
     "TensorDataModule",
     "check_idx",

@@ -1,7 +1,8 @@
-"""IDX ("SN3 Pascal Vincent") files, as MNIST and Fashion-MNIST ship them.
+"""IDX ("SN3 Pascal Vincent") files, as MNIST and Fashion-MNIST ship them, plain or gzipped.
 
-Decoding is torchvision's; this module checks the header and length first so that a corrupt
-file ends in one clear DataError naming the file, not an AssertionError deep in torchvision.
+Files are read into memory (a .gz is decompressed there, never beside the archive: the folder may be
+read-only or shared) and the header and length are checked before decoding, so that a corrupt file ends
+in one clear DataError naming the file, not an AssertionError deep in a decoder.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import zlib
 from pathlib import Path
 
 import torch
-from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
 
 from convlab.errors import DataError
 
@@ -28,6 +28,50 @@ def check_idx(path: str | Path, ndim: int) -> tuple[int, ...]:
             head = f.read(4 + 4 * ndim)
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror})") from None
+    return _check_header(head, size, ndim, path)
+
+
+def read_idx(path: str | Path, ndim: int) -> torch.Tensor:
+    """Read an IDX file of unsigned bytes (``.gz`` decompressed in memory) into a uint8 tensor, after checking it."""
+    path = Path(path)
+    data = read_bytes(path)
+    shape = _check_header(data[: 4 + 4 * ndim], len(data), ndim, path)
+    body = bytearray(data[4 + 4 * ndim :])  # writable: torch.frombuffer warns on read-only buffers
+    return torch.frombuffer(body, dtype=torch.uint8).reshape(shape) if body else torch.zeros(shape, dtype=torch.uint8)
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The file's bytes; a ``.gz`` file's decompressed bytes. Any problem is one DataError naming the file."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})") from None
+    if path.suffix != ".gz":
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{path}: not a valid gzip file ({e})") from None
+
+
+def gunzip(src: str | Path, dst: str | Path) -> Path:
+    """Decompress ``src`` (.gz) to ``dst`` atomically, naming the file if the archive is corrupt."""
+    src, dst = Path(src), Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.partial")
+    try:
+        with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
+            shutil.copyfileobj(fin, fout, length=1 << 20)
+        tmp.replace(dst)
+    except (OSError, EOFError, zlib.error) as e:
+        tmp.unlink(missing_ok=True)
+        raise DataError(f"{src}: not a valid gzip file ({e})") from None
+    return dst
+
+
+def _check_header(head: bytes, size: int, ndim: int, path: Path) -> tuple[int, ...]:
+    """The shape in an IDX header of ``ndim`` unsigned-byte dimensions, checked against the file's ``size``."""
     if len(head) < 4:
         raise DataError(f"{path}: not an IDX file (only {size} bytes)")
     zero, dtype, dims = int.from_bytes(head[:2], "big"), head[2], head[3]
@@ -47,27 +91,6 @@ def check_idx(path: str | Path, ndim: int) -> tuple[int, ...]:
             + (" (truncated?)" if size < expected else "")
         )
     return shape
-
-
-def read_idx(path: str | Path, ndim: int) -> torch.Tensor:
-    """Read an uncompressed IDX file of unsigned bytes into a uint8 tensor, after checking it."""
-    check_idx(path, ndim)
-    return read_sn3_pascalvincent_tensor(str(path), strict=True)
-
-
-def gunzip(src: str | Path, dst: str | Path) -> Path:
-    """Decompress ``src`` (.gz) to ``dst`` atomically, naming the file if the archive is corrupt."""
-    src, dst = Path(src), Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.partial")
-    try:
-        with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
-            shutil.copyfileobj(fin, fout, length=1 << 20)
-        tmp.replace(dst)
-    except (OSError, EOFError, zlib.error) as e:
-        tmp.unlink(missing_ok=True)
-        raise DataError(f"{src}: not a valid gzip file ({e})") from None
-    return dst
 
 
 def _prod(shape: tuple[int, ...]) -> int:

@@ -1,23 +1,25 @@
-"""MNIST and Fashion-MNIST through torchvision's dataset classes, held in memory as uint8 tensors.
+"""MNIST and Fashion-MNIST in torchvision's file layout, decoded in memory into uint8 tensors.
 
-Files are looked for in torchvision's layout (``<data_dir>/<MNIST|FashionMNIST>/raw``), then as
-.gz or plain files in ``data_dir`` itself and in ``search_dirs`` (Debian's dataset-fashion-mnist package
-puts them in /usr/share/datasets/fashion-mnist), then downloaded if ``download`` is true.
-Nothing falls back silently to other data: if no files are found, one DataError says where to put them.
+Each file is looked for, plain or .gz, in torchvision's layout (``<data_dir>/<MNIST|FashionMNIST>/raw``),
+then in ``data_dir`` itself and in ``search_dirs`` (Debian's dataset-fashion-mnist package puts them in
+/usr/share/datasets/fashion-mnist), and downloaded through torchvision into the raw folder if
+``download`` is true and a file is missing. Files found are only read: a .gz is decompressed in memory,
+so a read-only or shared folder of archives is never written to. Nothing falls back silently to other
+data: if a file is not found, one DataError says where to put it.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.error import URLError
 
+import torch
 from torchvision import datasets
 
-from convlab.data.idx import check_idx, gunzip
+from convlab.data.idx import read_idx
 from convlab.data.tensor_data import Split, TensorDataModule
 from convlab.errors import DataError
 
@@ -26,6 +28,9 @@ IMAGE_SHAPE = (28, 28)
 
 
 class MnistDataModule(TensorDataModule):
+    """The official split: the 60,000 training images are the pool (validation carved from it), the
+    10,000 t10k images the test set."""
+
     dataset_class: type[datasets.MNIST] = datasets.MNIST
 
     def __init__(
@@ -49,48 +54,60 @@ class MnistDataModule(TensorDataModule):
         return [Path(url).name.removesuffix(".gz") for url, _ in self.dataset_class.resources]
 
     def prepare_data(self) -> None:
-        self._ensure_files()
+        self._find_files()
 
     def load(self) -> tuple[Split, Split, list[str]]:
-        self._ensure_files()
-        for name in self.file_names:
-            shape = check_idx(self.raw_dir / name, ndim=3 if "images" in name else 1)
-            if len(shape) == 3 and shape[1:] != IMAGE_SHAPE:
-                raise DataError(
-                    f"{self.raw_dir / name}: images are {shape[1]}x{shape[2]}; {self.name} images are 28x28"
-                )
-        splits = []
-        for train in (True, False):
-            ds = self.dataset_class(str(self.data_dir), train=train, download=False)
-            splits.append(Split(ds.data, ds.targets.long()))
-        # torchvision names MNIST's classes "0 - zero", ...; Fashion-MNIST's have no " - ".
-        names = [c.split(" - ")[0] for c in self.dataset_class.classes]
-        return splits[0], splits[1], names
+        train, test = self.read_official_splits()
+        return train, test, self.class_names_of_dataset()
 
-    def _ensure_files(self) -> None:
-        missing = [n for n in self.file_names if not (self.raw_dir / n).is_file()]
-        for name in missing:
-            self._copy_from_elsewhere(name)
-        missing = [n for n in self.file_names if not (self.raw_dir / n).is_file()]
-        if missing and self.download:
+    def read_official_splits(self) -> tuple[Split, Split]:
+        """(the 60k training split, the 10k test split), decoded from the files found."""
+        files = self._find_files()
+        arrays = {}
+        for name, path in files.items():
+            arrays[name] = read_idx(path, ndim=3 if "images" in name else 1)
+            if "images" in name and tuple(arrays[name].shape[1:]) != IMAGE_SHAPE:
+                _, h, w = arrays[name].shape
+                raise DataError(f"{path}: images are {h}x{w}; {self.name} images are 28x28")
+        splits = []
+        for prefix in ("train", "t10k"):
+            images, labels = arrays[f"{prefix}-images-idx3-ubyte"], arrays[f"{prefix}-labels-idx1-ubyte"]
+            if len(images) != len(labels):
+                raise DataError(
+                    f"{files[f'{prefix}-labels-idx1-ubyte']}: {len(labels)} labels for {len(images)} images "
+                    f"in {files[f'{prefix}-images-idx3-ubyte']}"
+                )
+            splits.append(Split(images, labels.to(torch.int64)))
+        return splits[0], splits[1]
+
+    def class_names_of_dataset(self) -> list[str]:
+        # torchvision names MNIST's classes "0 - zero", ...; Fashion-MNIST's have no " - ".
+        return [c.split(" - ")[0] for c in self.dataset_class.classes]
+
+    def _find_files(self) -> dict[str, Path]:
+        found = {name: self._locate(name) for name in self.file_names}
+        if None in found.values() and self.download:
             self._download()
-            missing = [n for n in self.file_names if not (self.raw_dir / n).is_file()]
+            found = {name: self._locate(name) for name in self.file_names}
+        missing = [name for name, path in found.items() if path is None]
         if missing:
-            where = ", ".join(str(d) for d in [self.raw_dir, self.data_dir, *self.search_dirs])
+            where = ", ".join(str(d) for d in self._folders())
             raise DataError(
                 f"{self.name}: {', '.join(missing)} not found (searched {where}); "
                 f"download them (.gz is fine) into {self.raw_dir}, or run online with dataset.download=true"
             )
+        return found
 
-    def _copy_from_elsewhere(self, name: str) -> None:
-        for folder in [self.raw_dir, self.data_dir, *self.search_dirs]:
-            if folder != self.raw_dir and (folder / name).is_file():
-                self.raw_dir.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(folder / name, self.raw_dir / name)
-                return
-            if (folder / f"{name}.gz").is_file():
-                gunzip(folder / f"{name}.gz", self.raw_dir / name)
-                return
+    def _folders(self) -> list[Path]:
+        return [self.raw_dir, self.data_dir, *self.search_dirs]
+
+    def _locate(self, name: str) -> Path | None:
+        """The first of ``name`` or ``name.gz`` in the folders searched, in order; plain first."""
+        for folder in self._folders():
+            for candidate in (folder / name, folder / f"{name}.gz"):
+                if candidate.is_file():
+                    return candidate
+        return None
 
     def _download(self) -> None:
         previous = socket.getdefaulttimeout()
