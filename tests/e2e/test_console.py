@@ -12,7 +12,7 @@ from convlab.report.chance import WARNING_MARK
 from convlab.run.record import read_results
 
 # No progress bar (its redraws are not what is tested); the model summary stays, at its configured depth.
-NO_BAR = ["~callbacks.rich_progress_bar", "++trainer.enable_progress_bar=false"]
+NO_BAR = ["~callbacks.progress_bar", "++trainer.enable_progress_bar=false"]
 
 
 def test_a_single_run_prints_uncut_paths_a_compact_summary_and_train_log_holds_it(tmp_path: Path) -> None:

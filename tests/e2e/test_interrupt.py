@@ -19,7 +19,7 @@ from convlab.run.record import read_results
 
 # The run as a user types it, minus the progress bar. The wrapper below only adds a callback that marks the first
 # training step and slows every step, so the SIGINT surely lands inside the first epoch (no timing assumption).
-NO_BAR = ["~callbacks.rich_progress_bar", "++trainer.enable_progress_bar=false"]
+NO_BAR = ["~callbacks.progress_bar", "++trainer.enable_progress_bar=false"]
 RUN = ["trainer.max_epochs=1", "dataset.batch_size=8", "threads=1", "++trainer.limit_val_batches=1", *NO_BAR]
 FIRST_STEP = "first_step_done"
 WRAPPER = f"""
