@@ -200,3 +200,56 @@ def test_acceptance_default_sobel_run_learns_sobel_x(compose_cfg) -> None:
     assert filt["max_abs_error"] <= 0.01
     assert filt["mse"] <= 1e-6 and filt["steps_to_mse_goal"] is not None and filt["steps_to_mse_goal"] <= 2000
     assert filt["held_out_mse"] <= 1e-6  # the learned kernel is the operator, not a fit to one photo
+
+
+# -- experiment=sobel runs its full-batch steps as ONE epoch (trainer.max_steps of them) and learns exactly what
+# the old layout (one epoch per step) learned.
+def test_steps_are_one_epoch_with_checkpoints_every_n_steps_and_at_the_end(compose_cfg, small_photo: Path) -> None:
+    cfg = compose_cfg(
+        [
+            "experiment=sobel",
+            f"dataset.image={small_photo}",
+            "dataset.held_out_image=null",
+            "trainer.max_steps=50",
+            "callbacks.model_checkpoint.every_n_train_steps=20",
+            *QUIET,
+        ]
+    )
+    record = train(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    assert record["status"] == "ok" and record["filter"]["steps"] == 50
+    assert (record["epochs"], record["steps"], record["steps_per_epoch"]) == (1, 50, 50)
+    assert record["epoch_definition"].startswith("50 full-batch steps on the same image")
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 50 and record["checkpoints"]["last"].endswith("last.ckpt")
+    assert torch.equal(last["state_dict"]["model.conv.weight"][0, 0], torch.tensor(record["filter"]["kernel"]))
+    assert torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)["global_step"] in (20, 40)
+    rows = (run_dir / "csv" / "metrics.csv").read_text().splitlines()
+    assert sum(1 for r in rows[1:] if r.split(",")[-1]) == 50  # train/mse of every step
+
+
+def test_one_epoch_of_n_steps_learns_the_same_kernel_as_n_epochs_of_one_step(compose_cfg, small_photo: Path) -> None:
+    common = ["experiment=sobel", f"dataset.image={small_photo}", "dataset.held_out_image=null", "callbacks=none"]
+    common += ["++trainer.enable_progress_bar=false", "++trainer.enable_model_summary=false"]
+    one_epoch = train(compose_cfg([*common, "trainer.max_steps=60"], name="one_epoch"))
+    old_layout = train(
+        compose_cfg(
+            [*common, "trainer.max_steps=-1", "trainer.max_epochs=60", "dataset.steps_per_epoch=1"], name="old_layout"
+        )
+    )
+    assert old_layout["epochs"] == 60 and one_epoch["epochs"] == 1
+    assert one_epoch["filter"]["kernel"] == old_layout["filter"]["kernel"]  # bit for bit
+    assert one_epoch["test"] == old_layout["test"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (["trainer.max_steps=-1"], "dataset.steps_per_epoch=-1 is out of range"),  # no step limit: no epoch length
+        (["dataset.steps_per_epoch=0"], "dataset.steps_per_epoch=0 is out of range"),
+        (["trainer.max_steps=0"], "trainer.max_steps=0 is out of range"),  # refused before it reaches the dataset
+    ],
+)
+def test_steps_per_epoch_below_one_is_refused_before_any_run(compose_cfg, overrides: list[str], says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        check_config(compose_cfg(["experiment=sobel", *overrides]))
