@@ -55,9 +55,9 @@ def capture(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         seen["task"] = build_task(*args, **kwargs)
         return seen["task"]
 
-    def with_probe(cfg: Any) -> list[pl.Callback]:
+    def with_probe(cfg: Any, **kwargs: Any) -> list[pl.Callback]:
         seen["probe"] = LastCheckpointProbe(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
-        return [*build_callbacks(cfg), seen["probe"]]
+        return [*build_callbacks(cfg, **kwargs), seen["probe"]]
 
     monkeypatch.setattr(convlab.run.build, "build_task", keep_task)
     monkeypatch.setattr(convlab.run.build, "build_callbacks", with_probe)
