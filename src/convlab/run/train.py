@@ -21,6 +21,7 @@ from convlab.checkpoints.resume import check_resumable, resume_checkpoint
 from convlab.config.checks import check_config
 from convlab.config.overrides import NOT_IDENTITY_KEYS, override_key
 from convlab.errors import DivergedError, RunInterrupted
+from convlab.fileio import atomic_write_text
 from convlab.report.chance import chance_warnings
 from convlab.run.environment import setup_runtime
 from convlab.run.launch import in_multirun
@@ -167,10 +168,9 @@ def write_model_summary(task: Any, path: Path) -> None:
     from pytorch_lightning.utilities.model_summary import ModelSummary
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with torch.random.fork_rng(devices=[]):  # its example forward pass (dropout) must not move the seed
             summary = str(ModelSummary(task, max_depth=-1))
-        path.write_text(summary + "\n", encoding="utf-8")
+        atomic_write_text(path, summary + "\n")
     except Exception as e:  # a summary is a convenience: never the reason a run fails
         log.warning("no %s: %s", path.name, e)
 
