@@ -38,6 +38,13 @@ def chance_warnings(confusion_matrix: Sequence[Sequence[int]], class_names: Sequ
     return warnings
 
 
+def store_warnings(record: dict[str, Any]) -> None:
+    """Put a tested classification record's warnings into it (results.json ``warnings``), written by train and eval."""
+    cm = (record.get("test") or {}).get("confusion_matrix")
+    if cm is not None:
+        record["warnings"] = chance_warnings(cm, record.get("class_names"))
+
+
 def run_warnings(record: dict[str, Any]) -> list[str]:
     """A results record's warnings: those it stored, else those its test confusion matrix shows (older files)."""
     if isinstance(record.get("warnings"), list):

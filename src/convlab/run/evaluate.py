@@ -16,7 +16,7 @@ from convlab.checkpoints.load import load_checkpoint, run_dir_of
 from convlab.config.checks import check_config
 from convlab.config.overrides import GROUPS
 from convlab.errors import CheckpointError
-from convlab.report.chance import chance_warnings
+from convlab.report.chance import store_warnings
 from convlab.run.environment import setup_runtime
 from convlab.run.record import describe_run, write_results
 
@@ -78,8 +78,7 @@ def evaluate(eval_cfg: DictConfig) -> dict[str, Any]:
         **datamodule.describe(),
         **task.extra_results(),
     )
-    if "confusion_matrix" in (task.test_results or {}):
-        record["warnings"] = chance_warnings(task.test_results["confusion_matrix"], record.get("class_names"))
+    store_warnings(record)
     write_results(out_dir, record)
     task.write_outputs(out_dir, record)
     task.print_summary(record)

@@ -22,7 +22,7 @@ from convlab.config.checks import check_config
 from convlab.config.overrides import NOT_IDENTITY_KEYS, override_key
 from convlab.errors import DivergedError, RunInterrupted
 from convlab.fileio import atomic_write_text
-from convlab.report.chance import chance_warnings
+from convlab.report.chance import store_warnings
 from convlab.run.environment import setup_runtime
 from convlab.run.launch import in_multirun
 from convlab.run.record import check_unused_run_dir, describe_run, write_results
@@ -127,8 +127,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 test_samples_per_second=round(samples / test_seconds, 1) if samples else None,
                 **task.extra_results(),
             )
-            if "confusion_matrix" in (task.test_results or {}):
-                record["warnings"] = chance_warnings(task.test_results["confusion_matrix"], record.get("class_names"))
+            store_warnings(record)
     if record["status"] == "interrupted":
         _record_interruption(record, out_dir / LAST_CHECKPOINT)
 
