@@ -90,9 +90,10 @@ def test_a_short_run_writes_results_pictures_and_the_kernel_table(compose_cfg, s
     assert filt["max_abs_error"] == pytest.approx(np.abs(np.subtract(filt["kernel"], filt["target"])).max())
     assert filt["mse"] == on_disk["test"]["mse"] == record["test"]["loss"]
     assert on_disk["test"]["held_out"]["image"] == "coins" and filt["held_out_mse"] > 0
-    # Learning happened: the final MSE is far below the first step's (logged in metrics.csv).
-    first = float((run_dir / "csv" / "metrics.csv").read_text().splitlines()[1].split(",")[-1])
-    assert filt["mse"] < first / 10
+    # Learning happened: the final MSE is far below the first step's (every step's MSE is in mse_curve.csv).
+    curve = [line.split(",") for line in (run_dir / "mse_curve.csv").read_text().splitlines()]
+    assert curve[0] == ["step", "mse"] and [int(s) for s, _ in curve[1:]] == list(range(121))
+    assert float(curve[-1][1]) == filt["mse"] and filt["mse"] < float(curve[1][1]) / 10
     for name in ("mse_curve.png", "evolution.png", "checkpoints/last.ckpt"):
         assert (run_dir / name).stat().st_size > 5_000, name
     out = capsys.readouterr().out
@@ -212,6 +213,7 @@ def test_steps_are_one_epoch_with_checkpoints_every_n_steps_and_at_the_end(compo
             "dataset.held_out_image=null",
             "trainer.max_steps=50",
             "callbacks.model_checkpoint.every_n_train_steps=20",
+            "trainer.log_every_n_steps=10",  # the monitored train/mse exists at the checkpoint steps
             *QUIET,
         ]
     )
@@ -225,7 +227,8 @@ def test_steps_are_one_epoch_with_checkpoints_every_n_steps_and_at_the_end(compo
     assert torch.equal(last["state_dict"]["model.conv.weight"][0, 0], torch.tensor(record["filter"]["kernel"]))
     assert torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)["global_step"] in (20, 40)
     rows = (run_dir / "csv" / "metrics.csv").read_text().splitlines()
-    assert sum(1 for r in rows[1:] if r.split(",")[-1]) == 50  # train/mse of every step
+    assert sum(1 for r in rows[1:] if r.split(",")[-1]) == 5  # loggers get train/mse every log_every_n_steps
+    assert len((run_dir / "mse_curve.csv").read_text().splitlines()) == 1 + 51  # every step's MSE, and the final
 
 
 def test_one_epoch_of_n_steps_learns_the_same_kernel_as_n_epochs_of_one_step(compose_cfg, small_photo: Path) -> None:

@@ -11,7 +11,7 @@ import torch
 from rich.console import Console
 from rich.text import Text
 
-from convlab.fileio import atomic_savefig
+from convlab.fileio import atomic_savefig, atomic_write_text
 from convlab.report.summary import describe_line, print_fields, status_rows
 
 
@@ -62,6 +62,12 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def mse_curve_csv(curve: Sequence[float], path: str | Path) -> Path:
+    """Every step's MSE as ``step,mse`` rows (``step`` s: the MSE after s steps), full precision."""
+    lines = ["step,mse", *(f"{step},{float(mse)!r}" for step, mse in enumerate(curve))]
+    return atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def mse_curve_png(curve: Sequence[float], path: str | Path, goal: float | None = None, title: str = "") -> Path:

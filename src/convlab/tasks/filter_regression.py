@@ -164,12 +164,13 @@ class FilterRegression(Task):
         }
 
     def write_outputs(self, out_dir: Path, record: dict[str, Any]) -> None:
-        """mse_curve.png and evolution.png (only after training)."""
-        from convlab.report.filter_outputs import evolution_png, mse_curve_png
+        """mse_curve.csv, mse_curve.png and evolution.png (only after training)."""
+        from convlab.report.filter_outputs import evolution_png, mse_curve_csv, mse_curve_png
 
         final = (record.get("filter") or {}).get("mse")
         curve = self.mse_history + ([final] if final is not None else [])  # curve[s]: MSE after s steps
         if self.mse_history:
+            mse_curve_csv(curve, out_dir / "mse_curve.csv")
             mse_curve_png(curve, out_dir / "mse_curve.png", goal=MSE_GOAL, title=self.target_name)
         if self.snapshots and self.target_image is not None:
             evolution_png(self.snapshots, curve, self.target_image, out_dir / "evolution.png")
