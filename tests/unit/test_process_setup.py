@@ -19,7 +19,9 @@ def configs(*overrides: str) -> list:
 def four_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(threads, "cpu_cores", lambda: 4)
     monkeypatch.setattr(environment, "cpu_cores", lambda: 4)
+    monkeypatch.setattr(environment, "busy_cores", lambda: 0.0)  # a quiet machine, whatever this one is doing
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv(environment.BUSY_CORES_VARIABLE, raising=False)
 
 
 @pytest.mark.parametrize(
@@ -51,3 +53,38 @@ def test_a_users_own_setting_wins(four_cores, monkeypatch) -> None:
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     environment.prepare_process(configs("hydra/launcher=joblib"), multirun=True)
     assert environment.os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+@pytest.mark.parametrize(
+    ("busy", "threads", "policy"),
+    [
+        (0.0, None, None),  # quiet: spin
+        (0.4, None, None),  # a background process's fraction of a core: still spin
+        (0.6, None, "PASSIVE"),  # another process holds more than half a core: 4 threads would wait on it
+        (2.0, 2, None),  # 2 threads fit the 2 cores left free
+        (2.7, 2, "PASSIVE"),
+        (3.9, 1, None),  # one thread never waits on a sibling
+    ],
+)
+def test_wait_policy_on_a_busy_machine(four_cores, busy: float, threads: int | None, policy: str | None) -> None:
+    (cfg,) = configs(*([f"threads={threads}"] if threads else []))
+    assert environment.openmp_wait_policy(cfg, multirun=False, busy=busy) == policy
+
+
+def test_a_second_command_beside_a_busy_one_waits_passively_and_says_why(four_cores, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(environment, "busy_cores", lambda: 2.0)  # e.g. another training run's spinning threads
+    environment.prepare_process(configs(), multirun=False)
+    assert environment.os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert environment.busy_cores_at_start() == 2.0  # recorded in results.json as busy_cores_at_start
+    assert "keep 2.0 of" in capsys.readouterr().err
+
+
+def test_busy_cores_reads_the_machines_cpu_time(monkeypatch) -> None:
+    samples = iter([(1000, 800), (1100, 850)])  # 100 jiffies passed, 50 of them idle: half the machine busy
+    monkeypatch.setattr(environment, "_cpu_times", lambda: next(samples))
+    monkeypatch.setattr(environment.os, "cpu_count", lambda: 2)
+    assert environment.busy_cores(seconds=0) == pytest.approx(1.0)
+    monkeypatch.setattr(environment, "_cpu_times", lambda: None)  # no /proc/stat (macOS, Windows)
+    assert environment.busy_cores(seconds=0) == 0.0
+    monkeypatch.undo()
+    assert 0.0 <= environment.busy_cores(seconds=0.01) <= (environment.os.cpu_count() or 1)  # this machine's own

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import time
 import warnings
 
 from omegaconf import DictConfig, OmegaConf
@@ -14,29 +16,85 @@ from convlab.sweeps.threads import cpu_cores, parallel_jobs, threads_per_job
 PASSIVE = "PASSIVE"
 
 
-def openmp_wait_policy(cfg: DictConfig, multirun: bool) -> str | None:
+# A sample this short costs a quiet run nothing noticeable and still sees another process's spinning threads.
+BUSY_SAMPLE_SECONDS = 0.05
+# Cores that other processes keep busy above this count (a browser, an editor) mean a run's threads will wait.
+BUSY_MARGIN = 0.5
+BUSY_CORES_VARIABLE = "CONVLAB_BUSY_CORES"
+
+
+def openmp_wait_policy(cfg: DictConfig, multirun: bool, busy: float = 0.0) -> str | None:
     """PASSIVE when a job's threads will share cores with other busy threads, else None (OpenMP's default).
 
     GNU OpenMP's idle threads spin for a while before they sleep: the fastest choice on cores a run has to
     itself (PASSIVE costs a small model's training 25-40% here), and a collapse when several processes spin
     on the same cores. What a run can know of that: a parallel sweep (joblib running more than one job at a
-    time) or more torch threads than cores. Two commands started by hand cannot see each other: see README.
+    time), more torch threads than cores, or more threads than the cores other processes leave free
+    (``busy``: cores in use by the rest of the machine just before the run, see ``busy_cores``).
     """
     n_jobs = OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=None) if multirun else None
     if n_jobs is not None and parallel_jobs(int(n_jobs)) > 1:
         return PASSIVE
     threads = OmegaConf.select(cfg, "threads", default=None)
-    if isinstance(threads, int) and threads > cpu_cores():
+    threads = threads if isinstance(threads, int) and threads > 0 else cpu_cores()
+    if threads > 1 and threads > cpu_cores() - busy + BUSY_MARGIN:  # one thread has no sibling to spin for
         return PASSIVE
     return None
 
 
+def busy_cores(seconds: float = BUSY_SAMPLE_SECONDS) -> float:
+    """How many cores the machine's other processes keep busy, from /proc/stat over ``seconds`` (this process
+    sleeps meanwhile); 0.0 where there is no /proc/stat. Counted over the whole machine, so in a container
+    with a CPU quota the figure can overstate what this process competes with: then PASSIVE is the safe side."""
+    first = _cpu_times()
+    if first is None:
+        return 0.0
+    time.sleep(seconds)
+    second = _cpu_times()
+    if second is None:
+        return 0.0
+    total, idle = second[0] - first[0], second[1] - first[1]
+    return 0.0 if total <= 0 else (os.cpu_count() or 1) * (total - idle) / total
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(all jiffies, idle + iowait jiffies) of the "cpu" line of /proc/stat."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 5:
+        return None
+    return sum(fields[:8]), fields[3] + fields[4]  # user nice system idle iowait irq softirq steal
+
+
 def prepare_process(configs: list[DictConfig], multirun: bool) -> None:
     """Before torch is imported (OpenMP reads its settings once, when torch loads it): the wait policy the
-    command's jobs need, inherited by joblib's worker processes too. A user's OMP_WAIT_POLICY always wins."""
-    policies = {openmp_wait_policy(cfg, multirun) for cfg in configs}
+    command's jobs need, inherited by joblib's worker processes too. A user's OMP_WAIT_POLICY always wins
+    (and then the machine is not sampled)."""
+    if "OMP_WAIT_POLICY" in os.environ:
+        return
+    busy = busy_cores()
+    os.environ[BUSY_CORES_VARIABLE] = f"{busy:.2f}"  # for results.json (and joblib's workers), beside the policy
+    policies = {openmp_wait_policy(cfg, multirun, busy) for cfg in configs}
     if PASSIVE in policies:
-        os.environ.setdefault("OMP_WAIT_POLICY", PASSIVE)
+        os.environ["OMP_WAIT_POLICY"] = PASSIVE
+    if busy > BUSY_MARGIN:
+        print(
+            f"convlab: other processes keep {busy:.1f} of {os.cpu_count()} cores busy: timings will be slower"
+            + (" (OpenMP threads wait passively: OMP_WAIT_POLICY=PASSIVE)" if PASSIVE in policies else ""),
+            file=sys.stderr,
+        )
+
+
+def busy_cores_at_start() -> float | None:
+    """What prepare_process measured for this command (None: not measured, e.g. OMP_WAIT_POLICY set by hand)."""
+    value = os.environ.get(BUSY_CORES_VARIABLE)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def setup_runtime(cfg: DictConfig) -> None:

@@ -23,7 +23,7 @@ from convlab.config.overrides import NOT_IDENTITY_KEYS, override_key
 from convlab.errors import DivergedError, RunInterrupted
 from convlab.fileio import atomic_write_text
 from convlab.report.chance import store_warnings
-from convlab.run.environment import setup_runtime
+from convlab.run.environment import busy_cores_at_start, setup_runtime
 from convlab.run.launch import in_multirun
 from convlab.run.record import check_unused_run_dir, describe_run, write_results
 from convlab.sweeps.skip_done import resume_job
@@ -80,6 +80,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         params=count_parameters(task.model),
         threads=torch.get_num_threads(),
         omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),  # None: OpenMP's default (see run.environment)
+        busy_cores_at_start=busy_cores_at_start(),  # the rest of the machine's load when the command started
         **datamodule.describe(),
     )
     for logger in trainer.loggers:
