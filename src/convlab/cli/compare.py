@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     try:
-        build_comparison(collect_jobs(args.sources))  # every source checked before a directory is made
+        build_comparison(
+            collect_jobs(args.sources), read_files=False
+        )  # every source checked before a directory is made
         out_dir = args.out or default_out_dir(args.sources)
         if out_dir.exists() and not out_dir.is_dir():
             raise ConvlabError(f"--out {out_dir}: exists and is not a directory")
