@@ -12,6 +12,8 @@ from convlab.report.cost import cost_figures
 from convlab.report.curves import learning_curves
 from convlab.report.figures import Picture
 from convlab.report.html import report_html
+from convlab.report.hyperparams import hyperparameter_figures
+from convlab.report.mistakes_gallery import mistake_galleries
 from convlab.report.plots import confusion_matrices, params_vs_accuracy, per_class_f1
 
 REPORT_HTML = "report.html"
@@ -20,8 +22,10 @@ FIGURES: list[Callable[[Comparison, Path], list[Picture]]] = [
     learning_curves,
     params_vs_accuracy,
     cost_figures,
+    hyperparameter_figures,
     confusion_matrices,
     per_class_f1,
+    mistake_galleries,
 ]
 
 

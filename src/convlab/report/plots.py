@@ -40,18 +40,24 @@ def accuracy_scatter(
     fig.subplots_adjust(left=0.08, right=0.84, bottom=0.1, top=0.93)  # fixed: labels are placed once
     models = sorted({str(j.get("model")) for _, done in units for j in done})
     colours = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(models)}
-    points = []
+    points, runs, means = [], [], []  # runs: (x, acc, colour) of repeats; means: (x, mean, std, colour)
     for g, done in units:
         xs = [float(x_of(j)) for j in done]
         accs = [float(j.test["acc"]) for j in done]
         colour = colours[str(done[0].get("model"))]
         x, mean = float(np.mean(xs)), float(np.mean(accs))
-        if len(done) > 1:
-            ax.scatter(xs, accs, color=colour, alpha=0.25, s=12)
-            ax.errorbar(x, mean, yerr=float(np.std(accs, ddof=1)), fmt="o", color=colour, capsize=4, markersize=6)
-        else:
-            ax.scatter([x], [mean], color=colour, s=36, zorder=3)
+        runs += [(xi, ai, colour) for xi, ai in zip(xs, accs, strict=True)] if len(done) > 1 else []
+        means.append((x, mean, float(np.std(accs, ddof=1)) if len(done) > 1 else 0.0, colour))
         points.append((x, mean, wrap(g.label + (f" (n={len(done)})" if len(done) > 1 else ""), 40)))
+    # One collection per kind of mark: hundreds of separate artists would make the figure slow to draw.
+    if runs:
+        x, y, c = zip(*runs, strict=True)
+        ax.scatter(x, y, c=list(c), alpha=0.25, s=12)
+    for colour in colours.values():
+        mine = [m for m in means if m[3] == colour]
+        if mine:
+            x, y, err, _ = zip(*mine, strict=True)
+            ax.errorbar(x, y, yerr=err if any(err) else None, fmt="o", color=colour, capsize=4, markersize=6)
     if units:
         if log_x:
             ax.set_xscale("log")
@@ -110,7 +116,8 @@ def confusion_matrices(comparison: Comparison, out_dir: Path) -> list[Picture]:
         if rank <= SHOWN_CONFIGURATIONS:
             n = len(names)
             side = max(3.4, 0.3 * n + 1.4)
-            fig, ax = plt.subplots(figsize=(side, side + 0.3), layout="constrained")
+            fig, ax = plt.subplots(figsize=(side, side + 0.3))
+            fig.subplots_adjust(left=0.17, right=0.97, bottom=0.14, top=0.92)  # fixed: cheaper than constrained
             upright = max(len(c) for c in names) <= 3
             percent = normalised * 100  # two digits fit a small cell where "0.98" does not
             draw_confusion(ax, percent, names, "", ".0f", vmax=100.0, text_size=7 if n <= 12 else 0, upright=upright)
