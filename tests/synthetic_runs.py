@@ -48,7 +48,7 @@ def true_accuracy(model: str, lr: float, batch_size: int) -> float:
     best = MODELS[model][2]
     if model == "cnn8" and lr >= 1.0:
         return 0.1
-    penalty = {0.001: 0.06, 0.01: 0.01, 0.1: 0.0, 1.0: 0.05}[lr] * (1 + batch_size / 256)
+    penalty = 0.025 * abs(np.log10(lr) + 1) * (1 + batch_size / 256)  # best at lr=0.1
     return best - penalty
 
 

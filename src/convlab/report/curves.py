@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from convlab.report import figures  # figures.save: tests look inside each figure
 from convlab.report.compare import Comparison, Group
-from convlab.report.figures import Picture, pyplot, save, wrap
+from convlab.report.figures import Picture, pyplot, wrap
 
 LEARNING_CURVES = "learning_curves.png"
 COLOURED = 8  # configurations with their own colour and legend entry; the rest are thin grey lines
@@ -69,7 +70,7 @@ def learning_curves(comparison: Comparison, out_dir: Path) -> list[Picture]:
     fig.legend(handles[::-1], names[::-1], loc="lower center", ncols=2, fontsize=7, frameon=False)
     repeats = "mean over repeats, band: min–max" if comparison.groups else "one line per job"
     fig.suptitle(f"learning curves ({repeats})", fontsize=10)
-    path = save(fig, out_dir / LEARNING_CURVES)
+    path = figures.save(fig, out_dir / LEARNING_CURVES)
     grey = len(units) - COLOURED
     without = len(comparison.finished) - sum(len(h) for _, h in units)
     caption = (

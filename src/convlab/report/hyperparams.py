@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from convlab.config.overrides import override_key, override_value
+from convlab.report import figures  # figures.save: tests look inside each figure
 from convlab.report.compare import REPEAT_KEYS, Comparison, Job
-from convlab.report.figures import Picture, pyplot, save
+from convlab.report.figures import Picture, pyplot
 
 ACCURACY_VS_HYPERPARAMETERS = "accuracy_vs_hyperparameters.png"
 PARALLEL_COORDINATES = "parallel_coordinates.png"
@@ -90,7 +91,7 @@ def accuracy_vs_hyperparameters(comparison: Comparison, out_dir: Path) -> list[P
         ax.set_axis_off()
     axes.flat[0].legend(fontsize=7, loc="lower left")
     fig.suptitle("accuracy against each swept hyperparameter (other hyperparameters vary too)", fontsize=10)
-    path = save(fig, out_dir / ACCURACY_VS_HYPERPARAMETERS)
+    path = figures.save(fig, out_dir / ACCURACY_VS_HYPERPARAMETERS)
     caption = (
         "Test accuracy of every job against each numeric hyperparameter the sweep varied, with the mean test "
         "and validation accuracy at each value."
@@ -145,7 +146,7 @@ def parallel_coordinates(comparison: Comparison, out_dir: Path) -> list[Picture]
     colours = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(accuracy.min(), accuracy.max()))
     fig.colorbar(colours, ax=ax, label="test accuracy", fraction=0.03)
     ax.set_title(f"parallel coordinates: {len(jobs)} jobs, coloured by test accuracy", fontsize=10)
-    path = save(fig, out_dir / PARALLEL_COORDINATES)
+    path = figures.save(fig, out_dir / PARALLEL_COORDINATES)
     caption = "Each job as a line through its hyperparameter values to its test accuracy (yellow: best)."
     return [Picture(path, caption, "hyperparameters")]
 
@@ -230,10 +231,12 @@ def optuna_figures(comparison: Comparison, out_dir: Path) -> list[Picture]:
                 ):
                     try:
                         ax = plot(study)
-                    except (ImportError, ValueError, RuntimeError) as e:  # importances need scikit-learn
-                        comparison.figure_notes.append(f"{words} not drawn: {str(e).splitlines()[0]}")
+                    except (ImportError, ValueError, RuntimeError) as e:  # optuna 2's fANOVA fails under numpy 2
+                        reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                        note = f"{words} not drawn: optuna {optuna.__version__} raised {reason}"
+                        comparison.figure_notes.append(note)
                         continue
-                    path = save(ax.figure, out_dir / name)
+                    path = figures.save(ax.figure, out_dir / name)
                     caption = f"{words} ({Path(source).name}, objective: validation accuracy)."
                     pictures.append(Picture(path, caption, "hyperparameters"))
             finally:

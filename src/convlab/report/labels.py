@@ -11,14 +11,26 @@ OFFSETS = ((7, 4), (7, -12), (-7, 4), (-7, -12), (7, 14), (-7, 14), (7, -22), (-
 
 
 def visible_texts(fig: Any) -> list[Any]:
-    """Every drawn, non-empty text of a figure: titles, axis and tick labels, annotations, legend entries."""
+    """Every drawn, non-empty text of a figure: titles, axis and tick labels, annotations, legend entries.
+
+    Tick labels count only for ticks inside the view: matplotlib keeps (visible) labels of the ticks it
+    does not draw, at stale positions."""
     from matplotlib.text import Text
 
-    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and _shown(t)]
+    texts, tick_labels = [], set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                tick_labels |= {id(tick.label1), id(tick.label2)}
+                if low - 1e-9 * abs(high - low) <= tick.get_loc() <= high + 1e-9 * abs(high - low):
+                    texts += [t for t in (tick.label1, tick.label2) if t.get_visible() and t.get_text().strip()]
+    others = [t for t in fig.findobj(Text) if id(t) not in tick_labels]
+    return texts + [t for t in others if t.get_visible() and t.get_text().strip() and _shown(t)]
 
 
 def _shown(text: Any) -> bool:
-    # Tick labels of ticks outside the view are still Text objects, just not drawn.
+    # A text placed in data coordinates outside the view is not drawn.
     axes = text.axes
     if axes is None or text.get_transform() is not axes.transData:
         return True

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from convlab.report import figures  # figures.save: tests look inside each figure
 from convlab.report.compare import Comparison, Job
-from convlab.report.figures import Picture, pyplot, save
+from convlab.report.figures import Picture, pyplot
 
 SHOWN_JOBS = 3  # galleries in view; the next FOLDED_JOBS are folded away, the rest not drawn
 FOLDED_JOBS = 6
@@ -35,7 +36,7 @@ def _strip(images: Sequence[np.ndarray], titles: Sequence[str], path: Path, tile
     ax.set_axis_off()
     for i, title in enumerate(titles):
         ax.text(i * (w + gap) + w / 2, h + 1, title, ha="center", va="top", fontsize=7)
-    return save(fig, path)
+    return figures.save(fig, path)
 
 
 def _class_name(job: Job, c: int) -> str:
@@ -109,7 +110,7 @@ def hard_examples(comparison: Comparison, out_dir: Path) -> list[Picture]:
         titles.append(
             f"wrong in {wrong[i]} of {len(jobs)} jobs\ntrue {_class_name(job, true)}, mostly {_class_name(job, mostly)}"
         )
-    path = _strip([images[i] for i in chosen], titles, out_dir / "mistakes" / "hard_examples.png", 1.45)
+    path = _strip([images[i] for i in chosen], titles, out_dir / "mistakes" / "hard_examples.png", 1.7)
     caption = (
         f"The test images most often misclassified across the {len(jobs)} jobs tested on the same samples, "
         "with the class they were most often taken for."

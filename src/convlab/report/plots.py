@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from convlab.report import figures  # figures.save: tests look inside each figure
 from convlab.report.compare import Comparison, Group, Job
 from convlab.report.confusion import draw_confusion, row_normalize
-from convlab.report.figures import Picture, empty, pyplot, save, wrap
+from convlab.report.figures import Picture, empty, pyplot, wrap
 from convlab.report.labels import place_labels
 
 PARAMS_VS_ACCURACY = "params_vs_accuracy.png"
@@ -73,7 +74,7 @@ def accuracy_scatter(
     ax.set_title(title, fontsize=10)
     if units:
         place_labels(ax, sorted(points, key=lambda p: -p[1])[:LABELLED_POINTS])
-    return save(fig, path), len(comparison.finished) - shown
+    return figures.save(fig, path), len(comparison.finished) - shown
 
 
 def left_out(count: int, what: str) -> str:
@@ -122,7 +123,7 @@ def confusion_matrices(comparison: Comparison, out_dir: Path) -> list[Picture]:
             percent = normalised * 100  # two digits fit a small cell where "0.98" does not
             draw_confusion(ax, percent, names, "", ".0f", vmax=100.0, text_size=7 if n <= 12 else 0, upright=upright)
             ax.set_title("% of each true class", fontsize=9)
-            save(fig, path)
+            figures.save(fig, path)
         else:  # a pixel block per cell: thousands of these cost nothing
             cells = np.kron(normalised, np.ones((12, 12)))
             plt.imsave(path, cells, cmap="Blues", vmin=0.0, vmax=1.0)
@@ -160,5 +161,5 @@ def per_class_f1(comparison: Comparison, out_dir: Path) -> list[Picture]:
         fig.colorbar(image, ax=ax, label="F1")
     what = "configurations" if comparison.groups else "jobs"
     fig.suptitle(f"per-class test F1 (rows: {what}{', mean over repeats' * bool(comparison.groups)})", fontsize=10)
-    path = save(fig, out_dir / PER_CLASS_F1)
+    path = figures.save(fig, out_dir / PER_CLASS_F1)
     return [Picture(path, f"Per-class test F1: a row per {what[:-1]}, a column per class.", "per_class")]
