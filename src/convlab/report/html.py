@@ -43,12 +43,13 @@ figcaption { font-size: 13px; color: #444; max-width: 70em; }
 .grid figure { margin: 0; } .grid img { width: 100%; }
 .grid.small { grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); }
 .grid.small img { width: 120px; image-rendering: pixelated; }
+.scroll { overflow: auto; max-height: 80vh; }
 .warning { color: #a15c00; } nav li { margin: 2px 0; } details { margin: 1em 0; }
 """
 # Sorts a table by the clicked header: numbers (a cell's data-v, else its text) before text, click again to reverse.
 SORT_SCRIPT = """<script>
-document.querySelectorAll("table.sortable th").forEach((th, col) => th.addEventListener("click", () => {
-  const table = th.closest("table"), body = table.tBodies[0];
+document.querySelectorAll("table.sortable th").forEach((th) => th.addEventListener("click", () => {
+  const table = th.closest("table"), body = table.tBodies[0], col = th.cellIndex;
   const dir = th.dataset.dir === "asc" ? "desc" : "asc";
   table.querySelectorAll("th").forEach((h) => delete h.dataset.dir);
   th.dataset.dir = dir;
@@ -103,8 +104,10 @@ def _table(columns: list[tuple[str, str]], rows: list[dict[str, Any]], table_id:
         title = f' title="{html.escape(str(row["error"]))}"' if row.get("error") and status != "ok" else ""
         warned = f' data-warnings="{html.escape(row["warnings"])}"' if row.get("warnings") else ""
         body.append(f'<tr class="{status}"{title}{warned}>{"".join(cells)}</tr>')
-    return (
-        f'<table id="{table_id}" class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    rows_html = "".join(body)
+    return (  # a wide table scrolls inside its box, the page keeps the window's width
+        f'<div class="scroll"><table id="{table_id}" class="sortable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{rows_html}</tbody></table></div>"
     )
 
 
