@@ -34,6 +34,7 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; }
 th { background: #f0f0f0; cursor: pointer; user-select: none; position: sticky; top: 0; }
 th[data-dir="asc"]::after { content: " ▲"; } th[data-dir="desc"]::after { content: " ▼"; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.configuration, td.overrides { min-width: 20em; } td.repeats { min-width: 16em; }
 tr.ok td.status { color: #176317; } tr.diverged td.status, tr.failed td.status, tr.missing td.status { color: #b00; }
 tr.interrupted td.status, tr[data-warnings] td.status { color: #a15c00; } tr[data-warnings] { background: #fff6e0; }
 code { background: #f4f4f4; padding: 1px 4px; }
