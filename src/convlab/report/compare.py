@@ -464,8 +464,8 @@ def significance_lines(comparison: Comparison, limit: int = 12) -> list[str]:
         same = sorted((d for d in family if not comparison.paired[d].significant), key=lambda d: rank[d])
         differ = [d for d in family if comparison.paired[d].significant]
         if same:
-            p_of = lambda d: f"Holm-adjusted p={comparison.paired[d].p_holm:.2g}"  # noqa: E731
-            lines.append(f"Not significantly different from the best: {listed(same, p_of)}.")
+            adjusted = {d: f"Holm-adjusted p={comparison.paired[d].p_holm:.2g}" for d in same}
+            lines.append(f"Not significantly different from the best: {listed(same, adjusted.get)}.")
         lines.append(f"Significantly different from the best: {len(differ)} job{'s' * (len(differ) != 1)}.")
     untested = [j.run_dir for j in comparison.finished if j.run_dir not in comparison.files.predictions]
     if untested:
