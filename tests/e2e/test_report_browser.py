@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -23,7 +24,7 @@ PROBE = """<script>
 window.addEventListener("load", () => {
   const shown = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
   const result = {
-    images: [...document.images].map((i) => ({alt: i.alt, complete: i.complete, width: i.naturalWidth,
+    images: [...document.images].map((i) => ({file: i.dataset.file, complete: i.complete, width: i.naturalWidth,
                                               height: i.naturalHeight, shown: shown(i)})),
     tables: [...document.querySelectorAll("table")].map((t) => ({id: t.id, rows: t.tBodies[0].rows.length,
                                                                shown: shown(t)})),
@@ -61,7 +62,7 @@ def test_report_html_opens_from_disk_and_renders_the_table_and_every_image(compo
     out = tmp_path / "report"
     written = write_comparison_report(runs, out)
     page = written["report.html"].read_text()
-    assert "<script" not in page  # the report itself is plain, self-contained HTML
+    assert "<script src" not in page and "http" not in page  # self-contained: inline script, no fetch
     probed = tmp_path / "probed.html"  # a copy with the probe; the report's own bytes are what it loads
     probed.write_text(page.replace("</body>", PROBE + "</body>"))
 
@@ -70,12 +71,13 @@ def test_report_html_opens_from_disk_and_renders_the_table_and_every_image(compo
     result = json.loads(re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S).group(1).replace("&quot;", '"'))
     assert [t["id"] for t in result["tables"]] == ["jobs"] and result["tables"][0]["rows"] == 2
     assert all(t["shown"] for t in result["tables"])
-    images = {i["alt"]: i for i in result["images"]}
-    assert set(images) == {"params_vs_accuracy.png", "confusion_matrices.png", "per_class_f1.png"}
+    images = {i["file"]: i for i in result["images"]}
+    assert {"params_vs_accuracy.png", "per_class_f1.png", "001.png", "002.png"} <= set(images)  # 001: a confusion
     for name, image in images.items():  # decoded by the browser, at the size the PNG file has
         import matplotlib.image
 
-        height, width = matplotlib.image.imread(out / name).shape[:2]
+        (path,) = out.rglob(name)
+        height, width = matplotlib.image.imread(path).shape[:2]
         assert image["complete"] and image["shown"] and (image["width"], image["height"]) == (width, height), name
 
     shot = tmp_path / "page.png"
@@ -86,3 +88,54 @@ def test_report_html_opens_from_disk_and_renders_the_table_and_every_image(compo
         profile=tmp_path / "profile-shot",
     )
     assert proc.returncode == 0 and shot.stat().st_size > 20_000, proc.stderr[-2000:]  # the page itself draws
+
+
+# Clicks a column header of the job table twice and reads the column back after each click.
+SORT_PROBE = """<script>
+window.addEventListener("load", () => {
+  const table = document.getElementById("jobs");
+  const headers = [...table.tHead.rows[0].cells].map((th) => th.textContent.trim());
+  const column = (name) => [...table.tBodies[0].rows].map((r) => r.cells[headers.indexOf(name)].textContent.trim());
+  const header = table.tHead.rows[0].cells[headers.indexOf("val acc")];
+  header.click();
+  const ascending = column("val acc");
+  header.click();
+  const descending = column("val acc");
+  table.tHead.rows[0].cells[headers.indexOf("FLOPs/sample")].click();
+  const flops = [...table.tBodies[0].rows].map((r) => r.cells[headers.indexOf("FLOPs/sample")].dataset.v);
+  const result = {
+    width: document.documentElement.scrollWidth,
+    images: [...document.images].map((i) => ({file: i.dataset.file, width: i.naturalWidth, complete: i.complete})),
+    text: table.innerText, headers, ascending, descending, flops,
+  };
+  const out = document.createElement("pre");
+  out.id = "probe";
+  out.textContent = JSON.stringify(result);
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def test_the_dashboard_at_1280_px_loads_every_image_and_sorts_by_a_clicked_header(tmp_path: Path) -> None:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium missing: CI must apt-get install chromium")
+        pytest.skip("apt-get install chromium to run this test")
+    from synthetic_runs import write_sweep
+
+    sweep = write_sweep(tmp_path / "sweep", runs=30, configurations=10, samples=400)
+    written = write_comparison_report([sweep], sweep)
+    probed = tmp_path / "probed.html"
+    probed.write_text(written["report.html"].read_text().replace("</body>", SORT_PROBE + "</body>"))
+    proc = chromium("--dump-dom", "--window-size=1280,2000", probed.as_uri(), profile=tmp_path / "profile")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S).group(1)
+    result = json.loads(html.unescape(found))
+    assert result["width"] <= 1280  # wide tables scroll in their box; the page fits the window
+    assert len(result["images"]) >= 15 and all(i["complete"] and i["width"] > 0 for i in result["images"])
+    assert "optim.lr=0.1" in result["text"] and "95% CI" in result["headers"]
+    numbers = [float(v) for v in result["ascending"]]
+    assert numbers == sorted(numbers) and len(set(numbers)) > 1
+    assert [float(v) for v in result["descending"]] == sorted(numbers, reverse=True)
+    flops = [float(v) for v in result["flops"]]  # by value: the text "36 M" would sort before "652 k"
+    assert flops == sorted(flops)

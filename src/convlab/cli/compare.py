@@ -24,8 +24,9 @@ def default_out_dir(sources: list[Path]) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="compare.py",
-        description="Compare runs from their results.json: comparison.csv/.md, params_vs_accuracy.png, "
-        "confusion_matrices.png, per_class_f1.png and a self-contained report.html.",
+        description="Compare runs from their results.json, history.csv and predictions.npz: comparison.csv/.md, "
+        "figures (learning curves, cost, hyperparameters, confusion matrices, mistakes) and a self-contained "
+        "report.html. An unreadable history.csv or predictions.npz is a warning; the report is still written.",
     )
     parser.add_argument("sources", nargs="+", type=Path, help="sweep directories, run directories or results.json")
     parser.add_argument(
@@ -36,7 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     try:
-        build_comparison(collect_jobs(args.sources))  # every source checked before a directory is made
+        build_comparison(
+            collect_jobs(args.sources), read_files=False
+        )  # every source checked before a directory is made
         out_dir = args.out or default_out_dir(args.sources)
         if out_dir.exists() and not out_dir.is_dir():
             raise ConvlabError(f"--out {out_dir}: exists and is not a directory")

@@ -1,8 +1,10 @@
 """The comparison of many runs: one row per job, read from its results.json.
 
 Sources are sweep directories (every job subdirectory), run directories or results.json files. Every
-number in the table is the job's own record; the report computes only the mean and standard deviation
-over the repeats (seeds, folds) of one configuration. Jobs without a finished record stay visible:
+number in the table is the job's own record (results.json, history.csv, predictions.npz); the report adds
+only statistics over them: mean, std and t-interval over the repeats (seeds, folds) of one configuration,
+and McNemar's exact test of each job against the best by validation accuracy (convlab.report.significance).
+Jobs without a finished record stay visible:
 "failed"/"diverged"/"interrupted" with their error, "missing" for a job directory without results.json
 (killed). A finished job whose results look like chance (convlab.report.chance) is marked ⚠ in its status.
 """
@@ -21,6 +23,8 @@ from typing import Any
 from convlab.config.overrides import job_identity, override_key, override_value
 from convlab.errors import ConvlabError
 from convlab.report.chance import WARNING_MARK, run_warnings
+from convlab.report.run_files import RunFiles, read_run_files
+from convlab.report.significance import ALPHA, Paired, accuracy_interval, against_best, t_interval
 from convlab.run.record import RESULTS_NAME, read_results
 
 # Overrides that repeat one configuration; jobs differing only in these are aggregated.
@@ -63,6 +67,11 @@ class Job:
     def warnings(self) -> list[str]:
         return run_warnings(self.results or {})
 
+    @property
+    def val_acc(self) -> float | None:
+        value = (self.get("val") or {}).get("acc")
+        return None if value is None else float(value)
+
 
 @dataclass
 class Group:
@@ -83,6 +92,15 @@ class Group:
             return None, None
         return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
+    def interval(self, metric: str = "acc") -> tuple[float, float] | None:
+        """95% t-interval of the mean of a test metric over the finished repeats (None with one)."""
+        return t_interval([float(j.test[metric]) for j in self.finished])
+
+    @property
+    def val_mean(self) -> float | None:
+        values = [j.val_acc for j in self.finished if j.val_acc is not None]
+        return statistics.fmean(values) if values else None
+
 
 @dataclass
 class Comparison:
@@ -92,9 +110,23 @@ class Comparison:
     groups: list[Group] = field(default_factory=list)  # only when some configuration was repeated
     sources: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. the Optuna study's best parameters
+    files: RunFiles = field(default_factory=RunFiles)  # history.csv and predictions.npz per run
+    paired: dict[Path, Paired] = field(default_factory=dict)  # per job: McNemar against the best
+    best: dict[str, Path] = field(default_factory=dict)  # per test set fingerprint: the best job by val acc
+    figure_notes: list[str] = field(default_factory=list)  # what a figure could not show, and why
 
     def label(self, job: Job) -> str:
         return self.labels[job.run_dir]
+
+    @property
+    def finished(self) -> list[Job]:
+        return [j for j in self.jobs if j.status == "ok"]
+
+    def units(self) -> list[Group]:
+        """What figures draw a line or point for: the configurations when repeated, else one per job."""
+        if self.groups:
+            return self.groups
+        return [Group((self.label(j),), [j], self.label(j)) for j in self.jobs if j.results is not None]
 
 
 # -- collecting -------------------------------------------------------------------------------------
@@ -135,7 +167,9 @@ def collect_jobs(sources: Sequence[str | Path]) -> list[Job]:
 
 
 # -- comparing --------------------------------------------------------------------------------------
-def build_comparison(jobs: list[Job], sources: Sequence[Path] = ()) -> Comparison:
+def build_comparison(jobs: list[Job], sources: Sequence[Path] = (), read_files: bool = True) -> Comparison:
+    """Rank, label and group the jobs; with ``read_files``, also read each run's history and predictions
+    and test every job against the best on its test set."""
     if not jobs:
         raise ConvlabError("nothing to compare: no jobs found")
     # A single job keeps all its overrides as its label; several are told apart by what differs.
@@ -148,7 +182,34 @@ def build_comparison(jobs: list[Job], sources: Sequence[Path] = ()) -> Compariso
     comparison = Comparison(ranked, labels, common, sources=list(sources))
     comparison.groups = repeat_groups(comparison)
     comparison.notes = optuna_notes(sources)
+    if read_files:
+        comparison.files = read_run_files((j.run_dir, j.results) for j in jobs)
+        paired_tests(comparison)
     return comparison
+
+
+def paired_tests(comparison: Comparison) -> None:
+    """McNemar against the best job (by val acc) among the jobs tested on the same samples (fingerprint)."""
+    by_test_set: dict[str, list[Job]] = {}
+    for job in comparison.finished:
+        found = comparison.files.predictions.get(job.run_dir)
+        if found is not None and job.val_acc is not None:
+            by_test_set.setdefault(found.fingerprint, []).append(job)
+    for fingerprint, jobs in by_test_set.items():
+        sizes = {len(comparison.files.predictions[j.run_dir]) for j in jobs}
+        if len(sizes) != 1:  # one fingerprint, different lengths: a damaged file; test nothing
+            continue
+        keyed = {str(j.run_dir): j for j in jobs}
+        result = against_best([(k, j.val_acc, comparison.files.correct_by_index(j.run_dir)) for k, j in keyed.items()])
+        if result is None:
+            continue
+        best, paired = result
+        comparison.best[fingerprint] = keyed[best].run_dir
+        comparison.paired.update({keyed[k].run_dir: p for k, p in paired.items()})
+
+
+def best_jobs(comparison: Comparison) -> set[Path]:
+    return set(comparison.best.values())
 
 
 def repeat_groups(comparison: Comparison) -> list[Group]:
@@ -192,7 +253,10 @@ COLUMNS = [
     ("optim", "optim"),
     ("loss", "loss"),
     ("params", "params"),
+    ("flops", "FLOPs/sample"),
     ("test_acc", "test acc"),
+    ("acc_ci95", "95% CI"),
+    ("vs_best", "vs best: Holm p"),
     ("f1_macro", "macro F1"),
     ("test_loss", "test loss"),
     ("val_acc", "val acc"),
@@ -201,12 +265,16 @@ COLUMNS = [
     ("samples_per_second", "samples/s"),
     ("status", "status"),
 ]
-CSV_EXTRA = ["seed", "fold", "threads", "warnings", "error", "run_dir"]
+CSV_EXTRA = ["mcnemar_b", "mcnemar_c", "mcnemar_p", "seed", "fold", "threads", "warnings", "error", "run_dir"]
+BEST = "best"  # the vs-best cell of the job the others are tested against
 # Right-aligned columns in markdown and html.
 NUMERIC = {
     "rank",
     "params",
+    "flops",
     "test_acc",
+    "acc_ci95",
+    "vs_best",
     "f1_macro",
     "test_loss",
     "val_acc",
@@ -214,6 +282,8 @@ NUMERIC = {
     "train_seconds",
     "samples_per_second",
     "acc",
+    "acc_t95",
+    "val_mean",
 }
 GROUP_COLUMNS = [
     ("configuration", "configuration"),
@@ -221,8 +291,11 @@ GROUP_COLUMNS = [
     ("optim", "optim"),
     ("loss", "loss"),
     ("params", "params"),
+    ("flops", "FLOPs/sample"),
     ("runs", "runs ok / all"),
     ("acc", "test acc (mean ± std)"),
+    ("acc_t95", "95% t-interval of the mean"),
+    ("val_mean", "val acc (mean)"),
     ("f1_macro", "macro F1 (mean ± std)"),
     ("repeats", "repeats"),
 ]
@@ -231,11 +304,18 @@ GROUP_COLUMNS = [
 def job_row(comparison: Comparison, rank: int, job: Job) -> dict[str, Any]:
     """One job's table row, straight from its record."""
     fold = next((override_value(o) for o in job.overrides if override_key(o) == "dataset.fold"), None)
+    paired = comparison.paired.get(job.run_dir)
     return {
         "rank": rank,
         "overrides": comparison.label(job),
         **{k: job.get(k) for k in ("dataset", "model", "optim", "loss", "params", "epochs", "train_seconds")},
+        "flops": job.get("flops_per_sample"),
         "test_acc": job.test.get("acc"),
+        "acc_ci95": accuracy_interval(job.test) if job.status == "ok" else None,
+        "vs_best": BEST if job.run_dir in comparison.best.values() else (paired.p_holm if paired else None),
+        "mcnemar_b": paired.b if paired else None,
+        "mcnemar_c": paired.c if paired else None,
+        "mcnemar_p": paired.p if paired else None,
         "f1_macro": job.test.get("f1_macro"),
         "test_loss": job.test.get("loss"),
         "val_acc": (job.get("val") or {}).get("acc"),
@@ -263,8 +343,11 @@ def group_rows(comparison: Comparison) -> list[dict[str, Any]]:
             {
                 "configuration": g.label,
                 **{k: first.get(k) for k in ("model", "optim", "loss", "params")},
+                "flops": first.get("flops_per_sample"),
                 "runs": f"{len(g.finished)} / {len(g.jobs)}",
                 "acc": g.stat("acc"),
+                "acc_t95": g.interval("acc"),
+                "val_mean": g.val_mean,
                 "f1_macro": g.stat("f1_macro"),
                 "repeats": " ".join(repeats) or "same overrides",
             }
@@ -285,18 +368,32 @@ def format_cell(key: str, value: Any) -> str:
     """The text of a table cell (markdown and html)."""
     if value is None:
         return "–"
+    if key in ("acc_ci95", "acc_t95"):
+        return f"{value[0]:.4f}–{value[1]:.4f}"
+    if key == "flops":
+        return si_units(float(value))
+    if key == "vs_best":
+        return value if isinstance(value, str) else f"{value:.3g}" + (" *" if value < ALPHA else "")
     if isinstance(value, tuple):  # (mean, std)
         mean, std = value
         return "–" if mean is None else f"{mean:.4f} ± {std:.4f}"
     if key == "params":
         return f"{int(value):,}"
-    if key in ("test_acc", "f1_macro", "test_loss", "val_acc"):
+    if key in ("test_acc", "f1_macro", "test_loss", "val_acc", "val_mean"):
         return f"{float(value):.4f}"
     if key == "train_seconds":
         return f"{float(value):.1f}"
     if key == "samples_per_second":
         return f"{float(value):,.0f}"
     return str(value)
+
+
+def si_units(value: float) -> str:
+    """1340000 -> ``1.34 M``: FLOPs are read by their order of magnitude."""
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.3g}"
 
 
 def status_cell(row: dict[str, Any]) -> str:
@@ -306,24 +403,28 @@ def status_cell(row: dict[str, Any]) -> str:
 
 def to_csv(comparison: Comparison) -> str:
     """Machine-readable: full overrides of each job, raw numbers, then mean/std per repeated configuration."""
-    keys = [k for k, _ in COLUMNS] + CSV_EXTRA
+    keys = [k for k, _ in COLUMNS if k != "acc_ci95"] + ["acc_ci95_low", "acc_ci95_high"] + CSV_EXTRA
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for row, job in zip(job_rows(comparison), comparison.jobs, strict=True):
-        writer.writerow({**row, "overrides": " ".join(job.overrides)})
+        low, high = row["acc_ci95"] or (None, None)
+        writer.writerow({**row, "overrides": " ".join(job.overrides), "acc_ci95_low": low, "acc_ci95_high": high})
     return out.getvalue()
 
 
 def groups_to_csv(comparison: Comparison) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    header = ["configuration", "model", "optim", "loss", "params", "runs_ok", "runs"]
-    writer.writerow([*header, "acc_mean", "acc_std", "f1_macro_mean", "f1_macro_std", "repeats"])
+    header = ["configuration", "model", "optim", "loss", "params", "flops_per_sample", "runs_ok", "runs"]
+    stats = ["acc_mean", "acc_std", "acc_t95_low", "acc_t95_high", "val_acc_mean", "f1_macro_mean", "f1_macro_std"]
+    writer.writerow([*header, *stats, "repeats"])
     for g, row in zip(comparison.groups, group_rows(comparison), strict=True):
         (acc, acc_sd), (f1, f1_sd) = g.stat("acc"), g.stat("f1_macro")
-        identity = [" ".join(g.key), row["model"], row["optim"], row["loss"], row["params"]]
-        writer.writerow([*identity, len(g.finished), len(g.jobs), acc, acc_sd, f1, f1_sd, row["repeats"]])
+        low, high = row["acc_t95"] or (None, None)
+        identity = [" ".join(g.key), row["model"], row["optim"], row["loss"], row["params"], row["flops"]]
+        counts = [len(g.finished), len(g.jobs)]
+        writer.writerow([*identity, *counts, acc, acc_sd, low, high, row["val_mean"], f1, f1_sd, row["repeats"]])
     return out.getvalue()
 
 
@@ -338,16 +439,60 @@ def _md_table(columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> lis
     return lines
 
 
+def significance_lines(comparison: Comparison, limit: int = 12) -> list[str]:
+    """What the paired tests found, in sentences (markdown inline code for job names)."""
+    rank = {j.run_dir: i for i, j in enumerate(comparison.jobs, 1)}
+    by_dir = {j.run_dir: j for j in comparison.jobs}
+
+    def name(run_dir: Path) -> str:
+        return f"#{rank[run_dir]} `{comparison.label(by_dir[run_dir])}`"
+
+    def listed(dirs: list[Path], text: Any) -> str:
+        shown = ", ".join(f"{name(d)} ({text(d)})" for d in dirs[:limit])
+        return shown + (f" and {len(dirs) - limit} more (see the table)" if len(dirs) > limit else "")
+
+    lines = []
+    for fingerprint, best in comparison.best.items():
+        family = [d for d, p in comparison.paired.items() if p.best == str(best)]
+        job = by_dir[best]
+        lines.append(
+            f"Best by validation accuracy on test set {fingerprint}: {name(best)} (val acc {job.val_acc:.4f}, "
+            f"test acc {float(job.test['acc']):.4f}). Each of the {len(family)} other jobs tested on the same "
+            f"{len(comparison.files.predictions[best])} samples is compared with it by McNemar's exact test, "
+            f"Holm-corrected over the {len(family)} comparisons at α = {ALPHA}."
+        )
+        same = sorted((d for d in family if not comparison.paired[d].significant), key=lambda d: rank[d])
+        differ = [d for d in family if comparison.paired[d].significant]
+        if same:
+            adjusted = {d: f"Holm-adjusted p={comparison.paired[d].p_holm:.2g}" for d in same}
+            lines.append(f"Not significantly different from the best: {listed(same, adjusted.get)}.")
+        lines.append(f"Significantly different from the best: {len(differ)} job{'s' * (len(differ) != 1)}.")
+    untested = [j.run_dir for j in comparison.finished if j.run_dir not in comparison.files.predictions]
+    if untested:
+        lines.append(
+            "No paired test (no predictions.npz: a run from an older version, or its file was unreadable): "
+            + listed(untested, lambda d: "test acc only")
+            + "."
+        )
+    return lines
+
+
 def to_markdown(comparison: Comparison, images: Sequence[str] = ()) -> str:
     rows = job_rows(comparison)
     lines = [f"# Comparison of {len(rows)} job{'s' * (len(rows) != 1)}", ""]
     lines += [f"Sources: {', '.join(str(s) for s in comparison.sources)}", ""] if comparison.sources else []
     if comparison.common:
         lines += [f"Common to every job: `{' '.join(comparison.common)}`", ""]
-    lines += [*_md_table(COLUMNS, rows), ""]
+    lines += [f"- warning: {problem}" for problem in comparison.files.problems]
+    lines += [""] if comparison.files.problems else []
     if comparison.groups:
-        lines += ["## Per configuration, over repeats (mean ± sample std)", ""]
+        lines += ["## Per configuration, over repeats (mean ± sample std, 95% t-interval of the mean)", ""]
         lines += [*_md_table(GROUP_COLUMNS, group_rows(comparison)), ""]
+    lines += ["## Per job (test accuracy with its 95% Wilson interval)", ""]
+    lines += [*_md_table(COLUMNS, rows), ""]
+    significance = significance_lines(comparison)
+    if significance:
+        lines += ["## Which differences are real", "", *significance, ""]
     warned = [r for r in rows if r["warnings"]]
     if warned:
         lines += [f"## {WARNING_MARK} Jobs that finished with warnings (at chance)", ""]

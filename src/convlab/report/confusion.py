@@ -19,23 +19,33 @@ def row_normalize(cm: Sequence[Sequence[int]]) -> np.ndarray:
 
 
 def draw_confusion(
-    ax: Any, matrix: np.ndarray, class_names: Sequence[str], title: str, fmt: str, vmax: float | None = None
+    ax: Any,
+    matrix: np.ndarray,
+    class_names: Sequence[str],
+    title: str,
+    fmt: str,
+    vmax: float | None = None,
+    text_size: float | None = None,
+    upright: bool | None = None,
 ) -> Any:
-    """One annotated heatmap: rows are true classes, columns predicted."""
+    """One annotated heatmap: rows are true classes, columns predicted. ``text_size`` sets the cell numbers'
+    size (0: none) and ``upright`` the column names' (False: vertical), for small images."""
     image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=vmax if vmax is not None else max(matrix.max(), 1e-9))
     n = len(class_names)
     ticks = range(n)
     # Short names (digits, up to 3 characters) stand upright; long ones (Fashion-MNIST's) lean to fit.
-    upright = max((len(str(c)) for c in class_names), default=0) <= 3
-    tick_size = 11 if n <= 12 else 8
-    ax.set_xticks(ticks, class_names, rotation=0 if upright else 35, ha="center" if upright else "right")
+    leaning = upright is None and max((len(str(c)) for c in class_names), default=0) > 3
+    tick_size = (11 if n <= 12 else 8) if text_size is None else 8
+    rotation, ha = (35, "right") if leaning else (0 if upright is not False else 90, "center")
+    ax.set_xticks(ticks, class_names, rotation=rotation, ha=ha)
     ax.set_yticks(ticks, class_names)
     ax.tick_params(labelsize=tick_size)
-    ax.set_xlabel("predicted", fontsize=11)
-    ax.set_ylabel("true", fontsize=11)
+    label_size = 11 if text_size is None else 8
+    ax.set_xlabel("predicted", fontsize=label_size)
+    ax.set_ylabel("true", fontsize=label_size)
     ax.set_title(title, fontsize=12)
-    if n <= 20:
-        cell_size = 10 if n <= 12 else 7  # legible at a glance for 10 classes
+    if n <= 20 and text_size != 0:
+        cell_size = text_size or (10 if n <= 12 else 7)  # legible at a glance for 10 classes
         threshold = (vmax if vmax is not None else matrix.max()) / 2
         for (i, j), v in np.ndenumerate(matrix):
             ax.text(
