@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -225,9 +226,16 @@ def optuna_figures(comparison: Comparison, out_dir: Path) -> list[Picture]:
                     study.add_trial(
                         optuna.trial.create_trial(params=params, distributions=distributions, value=job.val_acc)
                     )
+                # Importance by mean decrease in impurity of a random forest (scikit-learn): optuna 2's default,
+                # fANOVA, fails under numpy 2, and the Hydra sweeper pins optuna < 3.
+                impurity = optuna.importance.MeanDecreaseImpurityImportanceEvaluator(seed=0)
                 for name, plot, words in (
                     (OPTUNA_HISTORY, optuna_plots.plot_optimization_history, "Optuna's optimisation history"),
-                    (OPTUNA_IMPORTANCE, optuna_plots.plot_param_importances, "Optuna's hyperparameter importances"),
+                    (
+                        OPTUNA_IMPORTANCE,
+                        functools.partial(_importance_bars, evaluator=impurity),
+                        "Optuna's hyperparameter importances (mean decrease in impurity)",
+                    ),
                 ):
                     try:
                         ax = plot(study)
@@ -242,6 +250,23 @@ def optuna_figures(comparison: Comparison, out_dir: Path) -> list[Picture]:
             finally:
                 optuna.logging.set_verbosity(verbosity)
     return pictures
+
+
+def _importance_bars(study: Any, evaluator: Any) -> Any:
+    """Optuna's importances (optuna.importance) as bars. Optuna 2's own plot_param_importances calls
+    matplotlib.cm.get_cmap, which matplotlib 3.9 removed."""
+    import optuna
+
+    importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    names = list(importances)[::-1]  # the most important on top
+    _, ax = pyplot().subplots(figsize=(7, 0.5 * len(names) + 1.5), layout="constrained")
+    ax.barh(names, [importances[n] for n in names], color="tab:blue")
+    for y, name in enumerate(names):
+        ax.text(importances[name], y, f" {importances[name]:.2f}", va="center", fontsize=9)
+    ax.set_xlim(0, 1.15)
+    ax.set_xlabel("importance for validation accuracy (sums to 1)")
+    ax.set_title("Hyperparameter importances")
+    return ax
 
 
 def hyperparameter_figures(comparison: Comparison, out_dir: Path) -> list[Picture]:

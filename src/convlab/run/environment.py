@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 import warnings
 
@@ -80,12 +79,15 @@ def prepare_process(configs: list[DictConfig], multirun: bool) -> None:
     policies = {openmp_wait_policy(cfg, multirun, busy) for cfg in configs}
     if PASSIVE in policies:
         os.environ["OMP_WAIT_POLICY"] = PASSIVE
-    if busy > BUSY_MARGIN:
-        print(
-            f"convlab: other processes keep {busy:.1f} of {os.cpu_count()} cores busy: timings will be slower"
-            + (" (OpenMP threads wait passively: OMP_WAIT_POLICY=PASSIVE)" if PASSIVE in policies else ""),
-            file=sys.stderr,
-        )
+
+
+def busy_machine_note() -> str | None:
+    """A line for the run's log when other processes kept cores busy as the command started, else None."""
+    busy = busy_cores_at_start()
+    if busy is None or busy <= BUSY_MARGIN:
+        return None
+    policy = " (OpenMP threads wait passively: OMP_WAIT_POLICY=PASSIVE)" if os.environ.get("OMP_WAIT_POLICY") else ""
+    return f"other processes kept {busy:.1f} of {os.cpu_count()} cores busy as this command started{policy}"
 
 
 def busy_cores_at_start() -> float | None:

@@ -23,7 +23,7 @@ from convlab.config.overrides import NOT_IDENTITY_KEYS, override_key
 from convlab.errors import DivergedError, RunInterrupted
 from convlab.fileio import atomic_write_text
 from convlab.report.chance import store_warnings
-from convlab.run.environment import busy_cores_at_start, setup_runtime
+from convlab.run.environment import busy_cores_at_start, busy_machine_note, setup_runtime
 from convlab.run.launch import in_multirun
 from convlab.run.record import check_unused_run_dir, describe_run, write_results
 from convlab.sweeps.skip_done import resume_job
@@ -66,6 +66,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         print_header(record, console)
 
     # build
+    if note := busy_machine_note():  # timings of this run will be slower than the machine's own
+        log.warning(note)
     setup_runtime(cfg)
     datamodule = build_datamodule(cfg)
     task = build_task(cfg, datamodule)
