@@ -204,7 +204,7 @@ class TensorDataModule(pl.LightningDataModule):
         """A hash of the test images and labels: runs with equal fingerprints were tested on the same samples."""
         from convlab.run.predictions import test_set_fingerprint
 
-        return test_set_fingerprint(self.test.images.numpy(), self.test.labels.numpy())
+        return test_set_fingerprint(self.test.images.cpu().numpy(), self.test.labels.cpu().numpy())
 
     def task_inputs(self) -> dict:
         """What the task needs to know about the data, passed to its constructor."""

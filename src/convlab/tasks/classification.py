@@ -218,10 +218,11 @@ class ClassificationTask(Task):
         """Every test sample's (label, pred, prob) in the test split's order, on rank zero."""
         outputs = self._test_outputs
         self._test_outputs = []
-        # One (3, n) float64 tensor: labels and classes are exact in it, and DDP gathers it in one call.
-        rows = torch.stack([torch.cat(parts).double() for parts in zip(*outputs, strict=True)]) if outputs else None
+        # One (3, n) float32 tensor (float64 is missing on some devices): class numbers are exact in it (< 2**24),
+        # and DDP gathers it in one call.
+        rows = torch.stack([torch.cat(parts).float() for parts in zip(*outputs, strict=True)]) if outputs else None
         if rows is None:
-            rows = torch.zeros(3, 0, dtype=torch.float64, device=self.device)
+            rows = torch.zeros(3, 0, device=self.device)
         if self.trainer.world_size > 1:
             rows = self._gather_shards(rows)
         if not self.trainer.is_global_zero:
@@ -230,12 +231,7 @@ class ClassificationTask(Task):
             log.warning("tested %d of %d test samples: no %s", rows.shape[1], len(test_images), PREDICTIONS_NAME)
             return
         label, pred, prob = rows.cpu().numpy()
-        self.test_predictions = (
-            label.astype(np.int64),
-            pred.astype(np.int64),
-            prob.astype(np.float32),
-            test_images.numpy(),
-        )
+        self.test_predictions = (label.astype(np.int64), pred.astype(np.int64), prob, test_images.cpu().numpy())
 
     def _gather_shards(self, rows: torch.Tensor) -> torch.Tensor:
         """Each rank's contiguous shard of the test split (see BatchIndexSampler), joined in rank order."""
