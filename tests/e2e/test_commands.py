@@ -40,6 +40,9 @@ def test_train_writes_results_and_prints_a_summary(trained) -> None:
         "checkpoints/last.ckpt",
         ".hydra/config.yaml",
         "csv/metrics.csv",
+        "history.csv",
+        "predictions.npz",
+        "mistakes.png",
     ):
         assert (run_dir / name).is_file(), name
 
@@ -52,3 +55,5 @@ def test_eval_retests_a_checkpoint_with_its_training_config(trained) -> None:
     again = read_results(eval_dir)
     assert again["test"] == read_results(run_dir)["test"]
     assert again["model"] == "mlp" and again["checkpoint"].endswith("last.ckpt")
+    assert again["predictions"] == "predictions.npz" and (eval_dir / "mistakes.png").is_file()
+    assert again["flops_per_sample"] == 1_337_344  # the MLP, see tests/unit/test_flops.py

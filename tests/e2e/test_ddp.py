@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import QUICK, ROOT, cli_env, run_cli
 from hydra import compose, initialize_config_dir
@@ -26,6 +27,7 @@ from convlab.errors import ConfigError
 from convlab.run.compose import compose_run
 from convlab.run.evaluate import evaluate
 from convlab.run.launch import check_launch
+from convlab.run.predictions import read_predictions
 from convlab.run.record import read_results
 
 RUN = [
@@ -74,6 +76,11 @@ def test_synced_test_metrics_equal_a_single_process_evaluation(ddp_run: Path, tm
     for key in ("acc", "f1_macro", "per_class", "confusion_matrix"):
         assert single["test"][key] == trained[key], key
     assert single["test"]["loss"] == pytest.approx(trained["loss"], rel=1e-6)
+    # Each rank's shard of predictions, gathered to rank 0 and joined in order: the single process's, sample by sample.
+    sharded, whole = read_predictions(ddp_run), read_predictions(tmp_path)
+    assert len(sharded) == TEST_SAMPLES and sharded.fingerprint == whole.fingerprint == trained["fingerprint"]
+    assert np.array_equal(sharded.label, whole.label) and np.array_equal(sharded.pred, whole.pred)
+    assert np.allclose(sharded.prob, whole.prob, rtol=1e-5)
 
 
 @pytest.mark.slow

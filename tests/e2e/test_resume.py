@@ -17,6 +17,7 @@ from helpers import QUICK, ROOT, cli_env
 from convlab.cli.job import run_job
 from convlab.errors import CheckpointError, ConfigError, RunDirInUseError
 from convlab.run.compose import compose_run
+from convlab.run.history import read_history
 from convlab.run.record import read_results
 from convlab.run.train import train
 
@@ -87,6 +88,14 @@ def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_path: P
     assert by_path["test"] == uninterrupted["test"]
     assert read_results(runs / "resumed_by_path")["test"] == read_results(runs / "uninterrupted")["test"]
     assert fingerprint(killed) == before  # resuming only read the interrupted run's directory
+
+    # The resumed runs' history.csv goes on from the killed run's rows up to its checkpoint, and every epoch's
+    # figures are those of the uninterrupted run (only the wall time differs).
+    def figures(run: str) -> list[dict]:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in read_history(runs / run)]
+
+    assert [row["epoch"] for row in figures("uninterrupted")] == [1, 2, 3]
+    assert figures("resumed_by_search") == figures("resumed_by_path") == figures("uninterrupted")
 
 
 def test_ckpt_path_last_names_the_difference_when_no_run_matches(tmp_path: Path, monkeypatch) -> None:

@@ -12,8 +12,12 @@ import torch
 from helpers import QUICK, fake_mnist, write_digit_csv, write_idx_files
 
 from convlab.errors import ConfigError
+from convlab.report.intervals import wilson_interval
+from convlab.run.build import build_datamodule
 from convlab.run.compose import compose_run
 from convlab.run.evaluate import evaluate
+from convlab.run.history import read_history
+from convlab.run.predictions import read_predictions
 from convlab.run.record import read_results
 from convlab.run.train import train
 
@@ -89,8 +93,47 @@ def test_checkpoints_load_with_weights_only_and_eval_reproduces_exactly(compose_
     eval_cfg = compose_run([f"ckpt_path={last}"], tmp_path / "eval", config_name="eval")
     again = evaluate(eval_cfg)
     assert again["test"] == record["test"]
+    assert again["flops_per_sample"] == record["flops_per_sample"] and "history" not in again
+    trained, evaluated = read_predictions(cfg.paths.output_dir), read_predictions(tmp_path / "eval")
+    assert np.array_equal(trained.pred, evaluated.pred) and np.array_equal(trained.prob, evaluated.prob)
+    assert (tmp_path / "eval" / "mistakes.png").is_file()
     assert read_results(tmp_path / "eval")["test"] == record["test"]
     assert again["model"] == "lenet" and again["overrides"] == record["overrides"]
+
+
+def test_history_and_predictions_agree_with_results_json(compose_cfg) -> None:
+    overrides = ["trainer.max_epochs=3", "++trainer.limit_train_batches=3", "++trainer.num_sanity_val_steps=1"]
+    cfg = compose_cfg([*overrides, *(o for o in QUICK if "max_epochs" not in o and "limit_train" not in o)])
+    record = train(cfg)
+    run_dir = Path(cfg.paths.output_dir)
+    on_disk = check_contract(record, run_dir)
+    assert on_disk["history"] == "history.csv" and on_disk["predictions"] == "predictions.npz"
+    assert on_disk["flops_per_sample"] == 1_504_224  # LeNet, see tests/unit/test_flops.py
+
+    # One row per epoch (none for the sanity check before training); the last one's validation is the record's.
+    rows = read_history(run_dir / on_disk["history"])
+    assert [r["epoch"] for r in rows] == [1, 2, 3] and [r["step"] for r in rows] == [3, 6, 9]
+    assert all(None not in r.values() for r in rows) and rows[0]["seconds"] <= rows[-1]["seconds"]
+    assert {"loss": rows[-1]["val_loss"], "acc": rows[-1]["val_acc"]} == on_disk["val"]
+
+    # Every test sample once, in the test split's order, agreeing exactly with the test section.
+    test = on_disk["test"]
+    found = read_predictions(run_dir / on_disk["predictions"])
+    datamodule = build_datamodule(cfg)
+    assert found.fingerprint == test["fingerprint"] == datamodule.test_fingerprint()
+    assert np.array_equal(found.label, datamodule.test.labels.numpy()) and len(found) == test["samples"]
+    n = len(on_disk["class_names"])
+    cm = np.zeros((n, n), dtype=int)
+    np.add.at(cm, (found.label, found.pred), 1)
+    assert cm.tolist() == test["confusion_matrix"]
+    assert test["acc"] == pytest.approx(found.correct.mean(), abs=1e-7)  # torchmetrics' float32
+    assert test["acc_ci95"] == list(wilson_interval(int(found.correct.sum()), len(found)))
+    assert test["acc_ci_method"] == "wilson" and test["acc_ci95"][0] < test["acc"] < test["acc_ci95"][1]
+    assert ((found.prob > 1 / n) & (found.prob <= 1)).all()  # the predicted class's softmax probability
+    wrong = np.flatnonzero(~found.correct)
+    assert sorted(found.mistake_index.tolist()) == sorted(wrong.tolist())  # fewer than the file's cap of 1000
+    assert np.array_equal(found.mistake_images, datamodule.test.images.numpy()[found.mistake_index])
+    assert (run_dir / "mistakes.png").stat().st_size > 10_000
 
 
 def test_mnist_from_generated_idx_files(compose_cfg, tmp_path: Path) -> None:

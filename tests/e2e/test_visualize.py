@@ -72,6 +72,14 @@ def test_callback_saves_every_layer_and_logs_the_same_pixels_to_tensorboard(lene
     assert png_pixels(folder / "01_features.0_Conv2d.png").shape[:2] == (4 * (78 + 2) + 2, 4 * (78 + 2) + 2)
 
 
+def test_tensorboard_gets_the_confusion_matrix_and_the_mistakes_gallery(lenet_run) -> None:
+    run_dir, record = lenet_run
+    images = tensorboard_images(run_dir / "tensorboard")
+    for tag, name in (("test/confusion_matrix", "confusion_matrix.png"), ("test/mistakes", "mistakes.png")):
+        ((step, pixels),) = images[tag]
+        assert step == record["epochs"] and np.array_equal(pixels, png_pixels(run_dir / name))
+
+
 def test_visualize_rebuilds_the_trained_model_and_writes_pngs(lenet_run, capsys) -> None:
     run_dir, _ = lenet_run
     main([str(run_dir), "--index", "3"])

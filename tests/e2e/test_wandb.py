@@ -8,14 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from helpers import QUICK, ROOT
+from PIL import Image
 
 from convlab.cli.precheck import precheck
 from convlab.cli.train import check_train_job as check_job
 from convlab.errors import ConfigError, ConvlabError
 from convlab.report.compare import sweep_job_dirs
+from convlab.run.predictions import read_predictions
 from convlab.run.record import read_results
 from convlab.trackers.wandb_run import wandb_mode
 
@@ -144,6 +147,21 @@ def wandb_table(offline_run: Path, key: str) -> dict:
     return json.loads(path.read_text())
 
 
+def wandb_table_artifact(offline_run: Path, key: str) -> tuple[dict, dict[str, str]]:
+    """A table logged with media, as W&B stores it (an artifact, staged locally by an offline run): its json and
+    its files' local paths by their path in the artifact. The run's own copy names each image only "Image"."""
+    wandb_cli = [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(offline_run)]
+    records = subprocess.run(wandb_cli, capture_output=True, text=True, check=True).stdout.splitlines()
+    for line in records:
+        record = json.loads(line)
+        if record.get("type") != "artifact":
+            continue
+        files = {c["path"]: c["local_path"] for c in record["artifact"]["manifest"]["contents"]}
+        if f"{key}.table.json" in files:
+            return json.loads(Path(files[f"{key}.table.json"]).read_text()), files
+    raise AssertionError(f"no artifact holds {key}")
+
+
 def test_wandb_offline_runs_one_per_job_with_config_and_summary(raising_job_with_wandb) -> None:
     _, sweep = raising_job_with_wandb
     seen_ids = set()
@@ -175,6 +193,17 @@ def test_wandb_offline_runs_one_per_job_with_config_and_summary(raising_job_with
             per_class = wandb_table(offline_run, "test/per_class")
             assert per_class["columns"] == ["class", "precision", "recall", "f1", "support"]
             assert [r[3] for r in per_class["data"]] == record["test"]["per_class"]["f1"]
+            low, high = record["test"]["acc_ci95"]
+            assert (summary["test/acc_ci95_low"], summary["test/acc_ci95_high"]) == (low, high)
+            assert summary["flops_per_sample"] == record["flops_per_sample"] == 1_504_224
+            # The mistakes, most confident first, from predictions.npz; its images travel in the table's artifact.
+            mistakes, files = wandb_table_artifact(offline_run, "test/mistakes")
+            assert mistakes["columns"] == ["image", "index", "true", "predicted", "probability"]
+            found = read_predictions(job / record["predictions"])
+            assert [r[1] for r in mistakes["data"]] == found.mistake_index[:32].tolist() and mistakes["data"]
+            assert all(r[2] != r[3] for r in mistakes["data"])
+            with Image.open(files[mistakes["data"][0][0]["path"]]) as first:
+                assert np.array_equal(np.asarray(first), found.mistake_images[0])
         else:
             assert view["exit_code"] == 1 and summary["error"] == record["error"] and "test/acc" not in summary
     assert len(seen_ids) == 2  # two separate runs, never merged

@@ -200,6 +200,12 @@ class TensorDataModule(pl.LightningDataModule):
         sizes = {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
         return {"class_names": self.class_names, "split_sizes": sizes}
 
+    def test_fingerprint(self) -> str:
+        """A hash of the test images and labels: runs with equal fingerprints were tested on the same samples."""
+        from convlab.run.predictions import test_set_fingerprint
+
+        return test_set_fingerprint(self.test.images.cpu().numpy(), self.test.labels.cpu().numpy())
+
     def task_inputs(self) -> dict:
         """What the task needs to know about the data, passed to its constructor."""
         height, width = self.train.images.shape[1:]

@@ -2,7 +2,8 @@
 
 The model is rebuilt from the config that trained it (<run dir>/.hydra/config.yaml, or the copy kept
 in the checkpoint), its weights loaded with weights_only=True, and the test split evaluated again.
-results.json, with the same test fields as training's, goes into a new directory under outputs/evals/.
+results.json, with the same test fields as training's, goes into a new directory under outputs/evals/,
+with predictions.npz, confusion_matrix.png and mistakes.png beside it.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ def training_config(ckpt_path: Path, checkpoint: dict[str, Any]) -> tuple[DictCo
 
 def evaluate(eval_cfg: DictConfig) -> dict[str, Any]:
     """Test ``eval_cfg.ckpt_path`` on its run's test split; results.json in ``eval_cfg.paths.output_dir``."""
+    import torch
+
     from convlab.models import count_parameters
+    from convlab.models.flops import forward_flops
     from convlab.run.build import build_datamodule, build_task, build_trainer
 
     ckpt_path = Path(eval_cfg.ckpt_path)
@@ -63,6 +67,8 @@ def evaluate(eval_cfg: DictConfig) -> dict[str, Any]:
         raise CheckpointError(
             f"{ckpt_path}: weights do not fit the model of its config ({str(e).splitlines()[0]})"
         ) from None
+    example = task.example_input_array
+    flops = forward_flops(task.model, example) if isinstance(example, torch.Tensor) else None
     with open_dict(cfg):
         cfg.trainer.pop("strategy", None)
         cfg.trainer.devices = 1
@@ -71,6 +77,7 @@ def evaluate(eval_cfg: DictConfig) -> dict[str, Any]:
     record.update(
         status="ok",
         params=count_parameters(task.model),
+        flops_per_sample=flops,
         epochs=checkpoint.get("epoch", 0) + 1,
         checkpoint=str(ckpt_path.resolve()),
         evaluated_run=str(run_dir_of(ckpt_path)),
@@ -79,6 +86,7 @@ def evaluate(eval_cfg: DictConfig) -> dict[str, Any]:
         **task.extra_results(),
     )
     store_warnings(record)
+    record.update(task.write_data(out_dir))  # predictions.npz: results.json names only files that exist
     write_results(out_dir, record)
     task.write_outputs(out_dir, record)
     task.print_summary(record)

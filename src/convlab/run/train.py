@@ -17,13 +17,15 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from convlab.checkpoints.load import run_dir_of
 from convlab.checkpoints.resume import check_resumable, resume_checkpoint
 from convlab.config.checks import check_config
 from convlab.config.overrides import NOT_IDENTITY_KEYS, override_key
-from convlab.errors import DivergedError, RunInterrupted
+from convlab.errors import ConvlabError, DivergedError, RunInterrupted
 from convlab.fileio import atomic_write_text
 from convlab.report.chance import store_warnings
 from convlab.run.environment import busy_cores_at_start, busy_machine_note, setup_runtime
+from convlab.run.history import read_history
 from convlab.run.launch import in_multirun
 from convlab.run.record import check_unused_run_dir, describe_run, write_results
 from convlab.sweeps.skip_done import resume_job
@@ -45,6 +47,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     from convlab.checkpoints.save import CheckpointOnInterrupt
     from convlab.models import count_parameters
+    from convlab.models.flops import forward_flops
     from convlab.report.summary import plain_text, print_header, terminal_console
     from convlab.run.build import build_callbacks, build_datamodule, build_task, build_trainer
     from convlab.trackers.final import log_final_results
@@ -71,15 +74,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     setup_runtime(cfg)
     datamodule = build_datamodule(cfg)
     task = build_task(cfg, datamodule)
+    task.run_dir = out_dir  # where it keeps history.csv up to date, epoch by epoch
     if resume:
         check_resumable(resume[1], task, resume[0])
+        task.history = _history_before(resume[0], int(resume[1].get("global_step", 0)))
     callbacks = [*build_callbacks(cfg, console=console is not None), CheckpointOnInterrupt(out_dir / LAST_CHECKPOINT)]
     quiet = {} if console else {"enable_progress_bar": False, "enable_model_summary": False}
     trainer = build_trainer(cfg, callbacks=callbacks, **quiet)
     if trainer.is_global_zero:
         write_model_summary(task, out_dir / MODEL_SUMMARY_NAME)
+    example = task.example_input_array
     record.update(
         params=count_parameters(task.model),
+        flops_per_sample=forward_flops(task.model, example) if isinstance(example, torch.Tensor) else None,
         threads=torch.get_num_threads(),
         omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),  # None: OpenMP's default (see run.environment)
         busy_cores_at_start=busy_cores_at_start(),  # the rest of the machine's load when the command started
@@ -98,10 +105,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if not trainer.interrupted:
             raise
         record["status"] = "interrupted"
-    else:  # the final epoch's validation metrics: what a sweeper (Optuna) optimises
-        val = {k.split("/")[1]: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-        if val:
-            record["val"] = val
+    else:  # the final epoch's validation metrics: what a sweeper (Optuna) optimises (history.csv's last row)
+        if task.val_results:
+            record["val"] = dict(task.val_results)
     record.update(
         epochs=trainer.current_epoch,
         steps=trainer.global_step,
@@ -134,8 +140,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if record["status"] == "interrupted":
         _record_interruption(record, out_dir / LAST_CHECKPOINT)
 
-    # record: results.json first, then what is drawn or sent from it
+    # record: the data files it names, results.json, then what is drawn or sent from it
     if trainer.is_global_zero:
+        record.update(task.write_data(out_dir))
         write_results(out_dir, record)
         task.write_outputs(out_dir, record)
         log_final_results(trainer.loggers, record, out_dir)
@@ -175,6 +182,16 @@ def write_model_summary(task: Any, path: Path) -> None:
         atomic_write_text(path, summary + "\n")
     except Exception as e:  # a summary is a convenience: never the reason a run fails
         log.warning("no %s: %s", path.name, e)
+
+
+def _history_before(ckpt_path: Path, step: int) -> list[dict[str, Any]]:
+    """The rows of the resumed run's history.csv up to its checkpoint's step: the epochs this run continues."""
+    try:
+        rows = read_history(run_dir_of(ckpt_path))
+    except ConvlabError as e:  # a run from before history.csv, or one killed before its first epoch ended
+        log.info("the resumed run's history starts at its checkpoint (%s)", e)
+        return []
+    return [row for row in rows if row.get("step") is not None and row["step"] <= step]
 
 
 def _checkpoint_paths(trainer: Any) -> dict[str, str]:

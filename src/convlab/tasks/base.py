@@ -23,8 +23,14 @@ class Task(pl.LightningModule):
     - ``task_kind``: what it trains ("classification", "filter"); datasets name the same kind, models
       and losses list the kinds they suit (``task_kinds``), and the config check pairs them.
     - ``train_samples`` / ``train_loop_seconds``: the training loop's own throughput figures.
+    - ``val_results``: the last validation's figures after ``trainer.fit`` (results.json's ``val``), or None.
+    - ``history``: one row per finished epoch (convlab.run.history's columns); a resumed run starts with the rows
+      of the run it resumes. A task that keeps it rewrites ``run_dir``/history.csv after every epoch.
+    - ``run_dir``: the run directory while training (set by convlab.run.train), else None.
     - ``test_results``: after ``trainer.test``, the ``test`` section of results.json.
     - ``extra_results()``: keys this task adds to results.json beside the contract's.
+    - ``write_data(out_dir)``: the data files results.json names (history, predictions), written before it;
+      returns the keys that name them.
     - ``write_outputs(out_dir, record)``: its pictures, once results.json exists.
     - ``print_summary(record, console)``: the end-of-run result block (the terminal's, and train.log's copy).
     - ``checkpoint_meta``: the resolved config, choices and overrides (set by convlab.run.build), stored in
@@ -50,6 +56,9 @@ class Task(pl.LightningModule):
         self.checkpoint_meta: dict[str, Any] = {}
         self.train_samples = 0
         self.train_loop_seconds = 0.0
+        self.val_results: dict[str, float] | None = None
+        self.history: list[dict[str, Any]] = []
+        self.run_dir: Path | None = None
         self.test_results: dict[str, Any] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -63,6 +72,9 @@ class Task(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer)}}
 
     def extra_results(self) -> dict[str, Any]:
+        return {}
+
+    def write_data(self, out_dir: Path) -> dict[str, Any]:
         return {}
 
     def write_outputs(self, out_dir: Path, record: dict[str, Any]) -> None:

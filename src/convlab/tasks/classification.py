@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from rich.console import Console
 from torch import nn
@@ -20,11 +22,19 @@ from torchmetrics.classification import (
 )
 
 from convlab.errors import DivergedError
+from convlab.report.intervals import wilson_interval
+from convlab.run.history import HISTORY_NAME, write_history
+from convlab.run.predictions import PREDICTIONS_NAME, read_predictions, write_predictions
 from convlab.tasks.base import OptimizerFactory, SchedulerFactory, Task
+
+log = logging.getLogger("convlab")
 
 
 class ClassificationTask(Task):
     """Trains a classifier and, at test end, leaves every figure results.json needs in ``test_results``.
+
+    Keeps one history row per epoch (rewriting history.csv in ``run_dir``) and, at test end, every test
+    sample's label, predicted class and its probability, for predictions.npz and the mistakes gallery.
 
     Training statistics are accumulated on the device and logged once per epoch; the step loss is
     logged only every ``trainer.log_every_n_steps`` steps. Logging a metric object every step costs
@@ -49,6 +59,10 @@ class ClassificationTask(Task):
         # model summary lists the model's layers rather than metric objects.
         self._metrics: dict[str, MetricCollection] = {}
         self._sums: dict[str, torch.Tensor] = {}
+        self._epoch_val: dict[str, float] | None = None  # this epoch's validation, for its history row
+        self._test_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        # (label, pred, prob, test images) on rank zero after a test over the whole test split
+        self.test_predictions: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # -- running sums (loss * n, correct, n) kept on the device: no host sync per step --------------
     def _accumulate(self, stage: str, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
@@ -68,6 +82,9 @@ class ClassificationTask(Task):
 
     # -- training -------------------------------------------------------------------------------------
     def on_train_start(self) -> None:
+        self._fit_start = time.perf_counter()
+        # A resumed run's history goes on from the seconds the run it resumes had taken.
+        self._seconds_before = float(self.history[-1].get("seconds") or 0) if self.history else 0.0
         # A run resumed from a mid-epoch checkpoint (saved on Ctrl-C) enters its epoch without on_train_epoch_start.
         self.on_train_epoch_start()
 
@@ -110,8 +127,26 @@ class ClassificationTask(Task):
         # Time only the training batches, not the validation run that Lightning nests before this hook.
         self.train_loop_seconds += self._last_batch_end - self._epoch_start
         epoch = self._log_epoch("train")
+        self._add_history_row(epoch)  # before the divergence check: a diverged run keeps its last epoch's row
         if epoch is not None:  # the same summed value on every rank: they all stop together
             self._stop_if_diverged(torch.tensor(epoch[0]), self.global_step - 1, collective=False)
+
+    def _add_history_row(self, train: tuple[float, float] | None) -> None:
+        """This epoch's row (validation ran before this hook, inside the epoch); history.csv rewritten on rank 0."""
+        val, self._epoch_val = self._epoch_val or {}, None
+        self.history.append(
+            {
+                "epoch": self.current_epoch + 1,
+                "step": self.global_step,
+                "train_loss": train[0] if train else None,
+                "train_acc": train[1] if train else None,
+                "val_loss": val.get("loss"),
+                "val_acc": val.get("acc"),
+                "seconds": round(self._seconds_before + time.perf_counter() - self._fit_start, 3),
+            }
+        )
+        if self.run_dir is not None and self.trainer.is_global_zero:
+            write_history(self.run_dir, self.history)
 
     def _stop_if_diverged(self, loss: torch.Tensor, step: int, collective: bool = True) -> None:
         """Raise DivergedError on a NaN/inf loss. Under DDP every rank must decide alike: a rank that stopped
@@ -129,7 +164,9 @@ class ClassificationTask(Task):
         self._accumulate("val", self.loss_fn(logits, y), logits, y)
 
     def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val", prog_bar=True)
+        epoch = self._log_epoch("val", prog_bar=True)
+        if epoch is not None and not self.trainer.sanity_checking:  # the check before training is no epoch's
+            self.val_results = self._epoch_val = {"loss": epoch[0], "acc": epoch[1]}
 
     # -- test -----------------------------------------------------------------------------------------
     def on_test_epoch_start(self) -> None:
@@ -144,13 +181,16 @@ class ClassificationTask(Task):
                 "confusion_matrix": MulticlassConfusionMatrix(n),
             }
         ).to(self.device)
-        self.test_results = None
+        self.test_results, self.test_predictions, self._test_outputs = None, None, []
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         logits = self.model(x)
         self._accumulate("test", self.loss_fn(logits, y), logits, y)
         self._metrics["test"].update(logits, y)
+        pred = logits.argmax(1)  # as the metrics decide: predictions.npz agrees with them exactly
+        prob = logits.detach().float().softmax(1).gather(1, pred[:, None]).squeeze(1)
+        self._test_outputs.append((y, pred, prob))  # kept on the device, joined once at epoch end
 
     def on_test_epoch_end(self) -> None:
         stats = self._sums.pop("test")
@@ -158,25 +198,75 @@ class ClassificationTask(Task):
             stats = self.all_gather(stats).reshape(-1, 3).sum(0)
         loss_sum, _, n = stats.tolist()
         m = {k: v.cpu() for k, v in self._metrics.pop("test").compute().items()}  # synced across ranks
+        correct = int(m["confusion_matrix"].trace())
+        datamodule = self.trainer.datamodule  # a TensorDataModule: the config check pairs task and dataset kinds
         self.test_results = {
             "acc": float(m["acc"]),
+            "acc_ci95": list(wilson_interval(correct, int(n))),
+            "acc_ci_method": "wilson",
             "f1_macro": float(m["f1_macro"]),
             "loss": loss_sum / n,
             "samples": int(n),
             "per_class": {k: m[k].tolist() for k in ("precision", "recall", "f1")},
             "confusion_matrix": m["confusion_matrix"].long().tolist(),
+            "fingerprint": datamodule.test_fingerprint(),
         }
+        self._keep_predictions(datamodule.test.images)
         self.log_dict({f"test/{k}": self.test_results[k] for k in ("acc", "f1_macro", "loss")})
 
+    def _keep_predictions(self, test_images: torch.Tensor) -> None:
+        """Every test sample's (label, pred, prob) in the test split's order, on rank zero."""
+        outputs = self._test_outputs
+        self._test_outputs = []
+        # One (3, n) float32 tensor (float64 is missing on some devices): class numbers are exact in it (< 2**24),
+        # and DDP gathers it in one call.
+        rows = torch.stack([torch.cat(parts).float() for parts in zip(*outputs, strict=True)]) if outputs else None
+        if rows is None:
+            rows = torch.zeros(3, 0, device=self.device)
+        if self.trainer.world_size > 1:
+            rows = self._gather_shards(rows)
+        if not self.trainer.is_global_zero:
+            return
+        if rows.shape[1] != len(test_images):  # trainer.limit_test_batches: not the test set the fingerprint names
+            log.warning("tested %d of %d test samples: no %s", rows.shape[1], len(test_images), PREDICTIONS_NAME)
+            return
+        label, pred, prob = rows.cpu().numpy()
+        self.test_predictions = (label.astype(np.int64), pred.astype(np.int64), prob, test_images.cpu().numpy())
+
+    def _gather_shards(self, rows: torch.Tensor) -> torch.Tensor:
+        """Each rank's contiguous shard of the test split (see BatchIndexSampler), joined in rank order."""
+        sizes = self.all_gather(torch.tensor(rows.shape[1], device=rows.device)).flatten().tolist()
+        padded = rows.new_zeros(3, max(sizes))  # all_gather needs equal shapes on every rank
+        padded[:, : rows.shape[1]] = rows
+        gathered = self.all_gather(padded)  # (world, 3, longest)
+        return torch.cat([gathered[rank, :, :size] for rank, size in enumerate(sizes)], dim=1)
+
     # -- outputs and checkpoints ----------------------------------------------------------------------
+    def write_data(self, out_dir: Path) -> dict[str, Any]:
+        """history.csv (after training) and predictions.npz (after a test of the whole test split)."""
+        files: dict[str, Any] = {}
+        if self.history:
+            write_history(out_dir, self.history)
+            files["history"] = HISTORY_NAME
+        if self.test_predictions is not None and self.test_results:
+            label, pred, prob, images = self.test_predictions
+            write_predictions(out_dir, label, pred, prob, images, self.test_results["fingerprint"])
+            files["predictions"] = PREDICTIONS_NAME
+        return files
+
     def write_outputs(self, out_dir: Path, record: dict[str, Any]) -> None:
-        """confusion_matrix.png, when the run was tested."""
+        """confusion_matrix.png when the run was tested; mistakes.png from its predictions.npz."""
         from convlab.report.confusion import confusion_matrix_png
+        from convlab.report.mistakes import MISTAKES_NAME, mistakes_png
 
         if record.get("test"):
             title = f"{record['dataset']} / {record['model']} / {record['optim']} / {record['loss']}"
             confusion_matrix_png(
                 record["test"]["confusion_matrix"], record["class_names"], out_dir / "confusion_matrix.png", title=title
+            )
+        if record.get("predictions"):  # drawn from the file, so the gallery shows exactly what it holds
+            mistakes_png(
+                read_predictions(out_dir / record["predictions"]), record["class_names"], out_dir / MISTAKES_NAME
             )
 
     def print_summary(self, record: dict[str, Any], console: Console | None = None) -> None:

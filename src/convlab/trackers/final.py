@@ -10,12 +10,12 @@ from convlab.trackers.wandb_run import log_wandb_results
 
 
 def log_final_results(loggers: list[Any], record: dict[str, Any], run_dir: Path) -> None:
-    """Give each tracker the job's results.json record: W&B summary, confusion matrix and per-class table;
-    TensorBoard confusion-matrix image and hparams with the final metrics."""
+    """Give each tracker the job's results.json record: W&B summary, confusion matrix, per-class and mistakes
+    tables; TensorBoard confusion-matrix and mistakes images and hparams with the final metrics."""
     from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 
     for logger in loggers:
         if isinstance(logger, WandbLogger):
-            log_wandb_results(logger.experiment, record)
+            log_wandb_results(logger.experiment, record, run_dir)
         elif isinstance(logger, TensorBoardLogger):
             log_tensorboard_results(logger, record, run_dir)

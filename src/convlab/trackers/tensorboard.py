@@ -1,4 +1,4 @@
-"""TensorBoard extras at the end of a job: the confusion matrix as an image, and an HParams row, from results.json."""
+"""TensorBoard extras at the end of a job: the confusion matrix and mistakes as images, and an HParams row."""
 
 from __future__ import annotations
 
@@ -6,17 +6,19 @@ from pathlib import Path
 from typing import Any
 
 from convlab.config.overrides import is_deletion, override_key, override_value, typed_value
+from convlab.report.mistakes import MISTAKES_NAME
 
 
 def log_tensorboard_results(logger: Any, record: dict[str, Any], run_dir: Path) -> None:
-    """The confusion-matrix image and the HParams row (the run's identity with its final metrics)."""
+    """The confusion-matrix and mistakes images and the HParams row (the run's identity with its final metrics)."""
     from torchvision.io import ImageReadMode, read_image
 
     test = record.get("test") or {}
-    png = run_dir / "confusion_matrix.png"
     step = int(record.get("epochs") or 0)
-    if png.is_file():
-        logger.experiment.add_image("test/confusion_matrix", read_image(str(png), ImageReadMode.RGB), step)
+    for tag, name in (("test/confusion_matrix", "confusion_matrix.png"), ("test/mistakes", MISTAKES_NAME)):
+        png = run_dir / name
+        if png.is_file():
+            logger.experiment.add_image(tag, read_image(str(png), ImageReadMode.RGB), step)
     metrics = {f"final/test_{k}": test[k] for k in ("acc", "f1_macro", "loss") if k in test}
     if (record.get("val") or {}).get("acc") is not None:
         metrics["final/val_acc"] = record["val"]["acc"]

@@ -5,8 +5,9 @@ otherwise attaches the next job of a multirun to the still-open run). Mode: WAND
 online when an API key is configured, else offline; online that cannot reach the server within
 ``init_timeout`` falls back to offline, so a job never hangs on the network.
 
-What W&B gets at the end of a job (summary, confusion matrix, per-class table) is read from the job's
-results.json record: no number is computed twice. wandb is imported only where used.
+What W&B gets at the end of a job (summary, confusion matrix, per-class table, the most confident mistakes)
+is read from the job's results.json record and the predictions.npz it names: no number is computed twice.
+wandb is imported only where used.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 from convlab.errors import ConfigError
+from convlab.run.predictions import read_predictions
 from convlab.run.record import RESULTS_NAME, read_results
 
 log = logging.getLogger("convlab")
@@ -30,7 +32,17 @@ log = logging.getLogger("convlab")
 WANDB_MODES = ("online", "offline", "disabled")
 _MODE_ALIASES = {"dryrun": "offline", "run": "online"}  # values wandb itself accepts in WANDB_MODE
 # Summary keys copied from results.json (test metrics under test/, as Lightning logs them).
-_SUMMARY_KEYS = ("status", "error", "params", "epochs", "train_seconds", "samples_per_second", "threads")
+_SUMMARY_KEYS = (
+    "status",
+    "error",
+    "params",
+    "flops_per_sample",
+    "epochs",
+    "train_seconds",
+    "samples_per_second",
+    "threads",
+)
+MISTAKES_IN_TABLE = 32
 _TEST_KEYS = ("acc", "f1_macro", "loss", "samples")
 
 
@@ -112,13 +124,16 @@ def wandb_logger(
     return WandbLogger(experiment=run, project=project, save_dir=save_dir, log_model=log_model)
 
 
-def log_wandb_results(run: Any, record: dict[str, Any]) -> None:
-    """The W&B summary, confusion matrix and per-class table of a job, from its results.json record."""
+def log_wandb_results(run: Any, record: dict[str, Any], run_dir: Path) -> None:
+    """The W&B summary, confusion matrix, per-class table and mistakes table of a job, from its results.json
+    record (and the predictions.npz it names, in ``run_dir``)."""
     import wandb
 
     summary = {k: record[k] for k in _SUMMARY_KEYS if record.get(k) is not None}
     test = record.get("test") or {}
     summary.update({f"test/{k}": test[k] for k in _TEST_KEYS if k in test})
+    if "acc_ci95" in test:
+        summary.update({"test/acc_ci95_low": test["acc_ci95"][0], "test/acc_ci95_high": test["acc_ci95"][1]})
     summary.update({f"val/{k}": v for k, v in (record.get("val") or {}).items()})
     filt = record.get("filter") or {}  # the filter-regression task (experiment=sobel)
     summary.update({f"filter/{k}": filt[k] for k in ("mse", "max_abs_error", "steps_to_mse_goal") if k in filt})
@@ -146,6 +161,26 @@ def log_wandb_results(run: Any, record: dict[str, Any]) -> None:
             "test/per_class": table,
         }
     )
+    if record.get("predictions"):
+        run.log({"test/mistakes": mistakes_table(run_dir / record["predictions"], names)})
+
+
+def mistakes_table(path: Path, class_names: list[str]) -> Any:
+    """The most confident wrong test predictions, most confident first: image, index, true, predicted, probability."""
+    import wandb
+
+    found = read_predictions(path)
+    rows = [
+        [
+            wandb.Image(image),
+            int(i),
+            class_names[found.label[i]],
+            class_names[found.pred[i]],
+            float(found.prob[i]),
+        ]
+        for i, image in zip(found.mistake_index[:MISTAKES_IN_TABLE], found.mistake_images, strict=False)
+    ]
+    return wandb.Table(columns=["image", "index", "true", "predicted", "probability"], data=rows)
 
 
 def finish_wandb_run(run_dir: Path) -> None:
