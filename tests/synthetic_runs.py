@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convlab.report.significance import _wilson_interval
+from convlab.report.intervals import wilson_interval
 from convlab.run.history import write_history
 from convlab.run.predictions import test_set_fingerprint, write_predictions
 from convlab.run.record import write_results
@@ -115,7 +115,7 @@ def write_run(run_dir: Path, test: TestSet, model: str, lr: float, batch_size: i
             "per_class": {"precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist()},
             "confusion_matrix": cm.tolist(),
             "fingerprint": test.fingerprint,
-            "acc_ci95": list(_wilson_interval(right, n)),
+            "acc_ci95": list(wilson_interval(right, n)),
             "acc_ci_method": "wilson",
         },
         "history": "history.csv",

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from convlab.report.significance import (
-    _wilson_interval,
     accuracy_interval,
     against_best,
     contingency,
@@ -14,10 +13,6 @@ from convlab.report.significance import (
     mcnemar_exact,
     t_interval,
 )
-
-
-def test_wilson_interval_of_90_right_in_100() -> None:
-    assert _wilson_interval(90, 100) == pytest.approx((0.8256, 0.9448), abs=1e-4)
 
 
 def test_a_record_with_its_own_interval_is_quoted_not_recomputed() -> None:

@@ -5,22 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
 
+from convlab.report.intervals import wilson_interval
+
 ALPHA = 0.05
-
-
-def _wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion (used only for records that do not carry test.acc_ci95)."""
-    if n <= 0:
-        return 0.0, 1.0
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def accuracy_interval(test: dict) -> tuple[float, float] | None:
@@ -32,7 +22,7 @@ def accuracy_interval(test: dict) -> tuple[float, float] | None:
     if test.get("acc") is None or not test.get("samples"):
         return None
     n = int(test["samples"])
-    return _wilson_interval(round(float(test["acc"]) * n), n)
+    return wilson_interval(round(float(test["acc"]) * n), n)
 
 
 def mcnemar_exact(b: int, c: int) -> float:
