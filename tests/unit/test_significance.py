@@ -36,6 +36,7 @@ def test_t_interval_of_the_mean_of_three_repeats() -> None:
     low, high = t_interval([0.90, 0.92, 0.94])  # mean 0.92, sd 0.02, t(2, 0.975) = 4.3027
     assert (low, high) == pytest.approx((0.92 - 4.3027 * 0.02 / 3**0.5, 0.92 + 4.3027 * 0.02 / 3**0.5), abs=1e-4)
     assert t_interval([0.9]) is None
+    assert t_interval([0.6, 0.9], bounds=(0.0, 1.0)) == (0.0, 1.0)  # two seeds: wider than [0, 1], clipped
 
 
 def test_contingency_of_constructed_predictions() -> None:

@@ -94,7 +94,7 @@ class Group:
 
     def interval(self, metric: str = "acc") -> tuple[float, float] | None:
         """95% t-interval of the mean of a test metric over the finished repeats (None with one)."""
-        return t_interval([float(j.test[metric]) for j in self.finished])
+        return t_interval([float(j.test[metric]) for j in self.finished], bounds=(0.0, 1.0))
 
     @property
     def val_mean(self) -> float | None:

@@ -52,8 +52,11 @@ def contingency(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[int, int,
     return int(np.sum(a & b)), int(np.sum(a & ~b)), int(np.sum(~a & b)), int(np.sum(~a & ~b))
 
 
-def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float] | None:
-    """Student-t interval of the mean of repeats (seeds, folds); None with fewer than two."""
+def t_interval(
+    values: Sequence[float], confidence: float = 0.95, bounds: tuple[float, float] = (-math.inf, math.inf)
+) -> tuple[float, float] | None:
+    """Student-t interval of the mean of repeats (seeds, folds), clipped to ``bounds`` (an accuracy's [0, 1]:
+    with two seeds the interval can be far wider than the range); None with fewer than two."""
     if len(values) < 2:
         return None
     from scipy.special import stdtrit  # Student-t quantile
@@ -61,7 +64,7 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float
     mean = float(np.mean(values))
     quantile = float(stdtrit(len(values) - 1, 0.5 + confidence / 2))
     half = quantile * float(np.std(values, ddof=1)) / math.sqrt(len(values))
-    return mean - half, mean + half
+    return max(bounds[0], mean - half), min(bounds[1], mean + half)
 
 
 @dataclass
