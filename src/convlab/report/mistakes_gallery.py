@@ -108,9 +108,9 @@ def hard_examples(comparison: Comparison, out_dir: Path) -> list[Picture]:
         true, mostly = labels.most_common(1)[0][0], preds.most_common(1)[0][0]
         job = jobs[0]
         titles.append(
-            f"wrong in {wrong[i]} of {len(jobs)} jobs\ntrue {_class_name(job, true)}, mostly {_class_name(job, mostly)}"
+            f"wrong in {wrong[i]}/{len(jobs)} jobs\ntrue {_class_name(job, true)}, mostly {_class_name(job, mostly)}"
         )
-    path = _strip([images[i] for i in chosen], titles, out_dir / "mistakes" / "hard_examples.png", 1.7)
+    path = _strip([images[i] for i in chosen], titles, out_dir / "mistakes" / "hard_examples.png", 1.1)
     caption = (
         f"The test images most often misclassified across the {len(jobs)} jobs tested on the same samples, "
         "with the class they were most often taken for."
