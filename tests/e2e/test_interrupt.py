@@ -15,6 +15,7 @@ import pytest
 import torch
 from helpers import cli_env, run_cli
 
+from convlab.report.compare import sweep_job_dirs
 from convlab.run.record import read_results
 
 # The run as a user types it, minus the progress bar. The wrapper below only adds a callback that marks the first
@@ -100,7 +101,7 @@ def test_ctrl_c_in_a_sweep_names_the_jobs_not_run_and_skip_done_runs_them(tmp_pa
     proc = interrupt_after_first_step(["-m", "model=lenet,mlp", *RUN], tmp_path)
     assert proc.returncode == 130, proc.stdout[-2000:] + proc.stderr[-2000:]
     (sweep,) = (tmp_path / "outputs" / "sweeps").iterdir()
-    (job,) = (d for d in sweep.iterdir() if d.is_dir())  # the first job; the others never started
+    (job,) = sweep_job_dirs(sweep)  # the first job; the others never started
     assert read_results(job)["status"] == "interrupted"
     lines = proc.stdout.splitlines()
     assert len(lines) == 3, proc.stdout
@@ -111,6 +112,6 @@ def test_ctrl_c_in_a_sweep_names_the_jobs_not_run_and_skip_done_runs_them(tmp_pa
 
     resumed = run_cli(*shlex.split(command)[1:], cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    jobs = sorted(d for d in sweep.iterdir() if d.is_dir())
+    jobs = sweep_job_dirs(sweep)  # not the report's picture folders
     assert [read_results(d)["status"] for d in jobs] == ["ok", "ok"]
     assert (jobs[0] / "attempts" / "1" / "results.json").is_file()  # the interrupted attempt, kept aside

@@ -10,6 +10,7 @@ from helpers import QUICK, fake_mnist, write_idx_files
 
 from convlab.config.checks import check_config
 from convlab.config.overrides import group_choices
+from convlab.report.compare import sweep_job_dirs
 from convlab.report.reproduction import main as reproduce
 from convlab.run.build import make
 from convlab.run.record import read_results
@@ -98,7 +99,7 @@ def test_reproduce_quick_mode_writes_the_table(tmp_path: Path, capfd, presets: t
     assert reproduce(["dataset=digits", *quick, *quiet, "--presets", ",".join(presets), "--out", str(out)]) == 0
     stdout = capfd.readouterr().out
     table = (out / "reproduction.md").read_text()
-    runs = [read_results(d) for d in out.iterdir() if d.is_dir()]
+    runs = [read_results(d) for d in sweep_job_dirs(out)]
     assert len(runs) == len(presets)
     assert "`python scripts/reproduce.py dataset=digits trainer.max_epochs=1" in table
     for preset, published, params in [row for row in ROWS if row[0] in presets]:
