@@ -194,6 +194,10 @@ def test_300_runs_make_a_page_under_3_mb_with_no_overlapping_labels(
     sweep = write_sweep(tmp_path / "sweep", runs=300, configurations=48, samples=2000)
     written = write_comparison_report([sweep], tmp_path / "report")
     assert written["report.html"].stat().st_size < MAX_PAGE
+    page = written["report.html"].read_text()
+    assert page.index('id="configurations"') < page.index(
+        "<details><summary>all 300 jobs</summary>"
+    )  # aggregates first
     assert len(read_csv(tmp_path / "report" / "comparison.csv")) == 300
     assert len(checked_figures) >= 10 and {p: v for p, v in checked_figures.items() if v} == {}
     shutil.rmtree(sweep)

@@ -142,6 +142,9 @@ def _inline_code(sentence: str) -> str:
     return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(sentence))
 
 
+FOLD_JOBS_ABOVE = 40  # jobs in a sweep with repeats; more are folded under their configurations' table
+
+
 def report_html(comparison: Comparison, pictures: Sequence[Picture]) -> str:
     rows = job_rows(comparison)
     title = f"convlab comparison: {', '.join(p.name for p in comparison.sources) or 'runs'}"
@@ -152,10 +155,13 @@ def report_html(comparison: Comparison, pictures: Sequence[Picture]) -> str:
             "deviation, and the 95% Student-t interval of the mean.</p>"
             + _table(GROUP_COLUMNS, group_rows(comparison), "configurations")
         )
+    jobs_table = _table(COLUMNS, rows, "jobs")
+    if comparison.groups and len(rows) > FOLD_JOBS_ABOVE:  # the configurations above come first; jobs on demand
+        jobs_table = f"<details><summary>all {len(rows)} jobs</summary>{jobs_table}</details>"
     content["sec-jobs"] = (
         "<p>Best test accuracy first; click a column header to sort. 95% CI: the Wilson interval of the test "
         "accuracy. vs best: McNemar's exact test against the best job by validation accuracy on the same test "
-        "samples, Holm-adjusted p (* below 0.05).</p>" + _table(COLUMNS, rows, "jobs")
+        "samples, Holm-adjusted p (* below 0.05).</p>" + jobs_table
     )
     significance = significance_lines(comparison)
     if significance:

@@ -74,7 +74,9 @@ def print_summary(results: dict[str, Any], console: Console | None = None) -> No
     if test:
         interval = test.get("acc_ci95")  # Wilson's, recorded by the run (older records have none)
         shown = f"; 95% CI {interval[0]:.4f}-{interval[1]:.4f}" if interval else ""
-        rows.append(("test accuracy", Text(f"{test['acc']:.4f}  ({test.get('samples', '?')} samples{shown})", style="bold")))
+        rows.append(
+            ("test accuracy", Text(f"{test['acc']:.4f}  ({test.get('samples', '?')} samples{shown})", style="bold"))
+        )
         rows.append(("macro F1", f"{test['f1_macro']:.4f}"))
         rows.append(("test loss", f"{test['loss']:.4f}"))
     if results.get("run_dir"):
