@@ -107,6 +107,10 @@ def setup_runtime(cfg: DictConfig) -> None:
     if threads:
         torch.set_num_threads(int(threads))
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    # trainer.deterministic=true turns on torch.use_deterministic_algorithms, which by default also fills every
+    # new tensor's memory with NaN before the op writes it: a debugging aid for ops that read memory they never
+    # wrote, no part of the results' determinism, and a second pass over every activation and gradient.
+    torch.utils.deterministic.fill_uninitialized_memory = False
     quiet_libraries()
 
 
