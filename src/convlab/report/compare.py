@@ -492,7 +492,8 @@ def to_markdown(comparison: Comparison, images: Sequence[str] = ()) -> str:
     lines += [*_md_table(COLUMNS, rows), ""]
     significance = significance_lines(comparison)
     if significance:
-        lines += ["## Which differences are real", "", *significance, ""]
+        lines += ["## Which differences are real", ""]
+        lines += [line for sentence in significance for line in (sentence, "")]  # a paragraph each
     warned = [r for r in rows if r["warnings"]]
     if warned:
         lines += [f"## {WARNING_MARK} Jobs that finished with warnings (at chance)", ""]
