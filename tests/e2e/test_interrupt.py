@@ -24,8 +24,10 @@ NO_BAR = ["~callbacks.progress_bar", "++trainer.enable_progress_bar=false"]
 RUN = ["trainer.max_epochs=1", "dataset.batch_size=8", "threads=1", "++trainer.limit_val_batches=1", *NO_BAR]
 FIRST_STEP = "first_step_done"
 WRAPPER = f"""
-import sys, time
+import signal, sys, time
 from pathlib import Path
+# Ctrl-C as a terminal delivers it, even when this test runs in a background job (whose SIGINT the shell ignores)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import pytorch_lightning as pl
 import convlab.run.build as build
 
