@@ -10,7 +10,8 @@ import numpy as np
 
 from convlab.report import figures  # figures.save: tests look inside each figure
 from convlab.report.compare import Comparison, Job
-from convlab.report.figures import Picture, pyplot
+from convlab.report.figures import Picture
+from convlab.report.mistakes import image_grid
 
 SHOWN_JOBS = 3  # galleries in view; the next FOLDED_JOBS are folded away, the rest not drawn
 FOLDED_JOBS = 6
@@ -23,19 +24,10 @@ def _short(name: str) -> str:
 
 
 def _strip(images: Sequence[np.ndarray], titles: Sequence[str], path: Path, tile_inches: float) -> Path:
-    """Images side by side in one axes (one draw, however many), a two-line caption under each."""
-    plt = pyplot()
-    h, w = images[0].shape
-    gap = max(w // 4, 2)
-    canvas = np.full((h, len(images) * (w + gap) - gap), 255, dtype=np.uint8)
-    for i, image in enumerate(images):
-        canvas[:, i * (w + gap) : i * (w + gap) + w] = image
-    fig = plt.figure(figsize=(len(images) * tile_inches, tile_inches + 0.45))
-    ax = fig.add_axes((0.0, 0.32, 1.0, 0.68))
-    ax.imshow(canvas, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    ax.set_axis_off()
-    for i, title in enumerate(titles):
-        ax.text(i * (w + gap) + w / 2, h + 1, title, ha="center", va="top", fontsize=7)
+    """Images side by side (convlab.report.mistakes.image_grid, one row), a two-line caption under each."""
+    fig = image_grid(
+        images, titles, cols=len(images), cell_inches=(tile_inches, tile_inches + 0.45), caption_lines=2, fontsize=7
+    )
     return figures.save(fig, path)
 
 
