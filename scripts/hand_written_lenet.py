@@ -35,13 +35,10 @@ def read_idx_gz(path: Path) -> torch.Tensor:
 
 def training_indices(labels: torch.Tensor, fraction: float = 0.1, seed: int = 1) -> torch.Tensor:
     """The images left after holding out ``fraction`` of every class, as convlab's default split does."""
-    g = torch.Generator().manual_seed(seed)
-    keep = []
-    for c in torch.unique(labels):
-        idx = torch.nonzero(labels == c).flatten()
-        idx = idx[torch.randperm(len(idx), generator=g)]
-        keep.append(idx[round(len(idx) * fraction) :])
-    return torch.cat(keep).sort().values
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(np.arange(len(labels)), test_size=fraction, stratify=labels.numpy(), random_state=seed)
+    return torch.from_numpy(np.sort(keep))
 
 
 def lenet() -> nn.Module:

@@ -141,8 +141,10 @@ SLOW = {
     "zero-devices": Case(("trainer.devices=0",), "Trainer(devices=0)", new_dir="runs"),
     # data and checkpoints that cannot be used
     "mnist-offline-without-files": Case(("dataset=mnist", "dataset.download=false"), "not found", new_dir="runs"),
-    "empty-validation-split": Case(
-        ("dataset=csv", "dataset.path=tiny.csv"), "validation split is empty", new_dir="runs"
+    "too-small-for-a-validation-split": Case(
+        ("dataset=csv", "dataset.path=tiny.csv"),
+        "dataset.val_fraction=0.1: cannot split 30 samples stratified by class",
+        new_dir="runs",
     ),
     "resume-unsafe-checkpoint": Case(("ckpt_path=unsafe.ckpt",), "could run code; refused", new_dir="runs"),
     "resume-truncated-checkpoint": Case(("ckpt_path=truncated.ckpt",), "corrupt or truncated", new_dir="runs"),
@@ -175,7 +177,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.save(weights, ws / "other_model.ckpt")
     torch.save({**weights, "callbacks": RunsCode()}, ws / "unsafe.ckpt")
     (ws / "truncated.ckpt").write_bytes((ws / "other_model.ckpt").read_bytes()[:600])
-    data = fake_mnist(40, 0)  # 40 rows: after the 25% test split, too few per class for a validation split
+    data = fake_mnist(
+        40, 0
+    )  # 40 rows: after the 25% test split, a 10% validation split holds fewer images than classes
     write_digit_csv(ws / "tiny.csv", data["train-images-idx3-ubyte"], data["train-labels-idx1-ubyte"])
     return ws
 

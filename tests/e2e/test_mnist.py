@@ -71,7 +71,7 @@ def test_official_split_shapes_class_counts_and_pixel_statistics(official: Mnist
     pool_labels = torch.cat([official.train.labels, official.val.labels])
     assert pool.shape == (60_000, 28, 28) and pool.dtype == torch.uint8
     assert official.test.images.shape == (10_000, 28, 28) and official.test.labels.dtype == torch.int64
-    assert (len(official.train), len(official.val)) == (54_001, 5_999)  # val_fraction 0.1, stratified per class
+    assert (len(official.train), len(official.val)) == (54_000, 6_000)  # val_fraction 0.1, stratified by class
     assert torch.bincount(pool_labels).tolist() == TRAIN_COUNTS
     assert torch.bincount(official.test.labels).tolist() == TEST_COUNTS
     assert official.class_names == [str(d) for d in range(10)]
@@ -181,7 +181,7 @@ def test_lenet_rmsprop_one_epoch_on_mnist_reaches_97_percent(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stderr[-2000:]
     (run_dir,) = (tmp_path / "outputs" / "runs").iterdir()
     results = read_results(run_dir)
-    assert results["dataset"] == "mnist" and results["split_sizes"] == {"train": 54_001, "val": 5_999, "test": 10_000}
+    assert results["dataset"] == "mnist" and results["split_sizes"] == {"train": 54_000, "val": 6_000, "test": 10_000}
     assert results["test"]["acc"] >= 0.97
     assert listing(SHARED_DATA) == before
 

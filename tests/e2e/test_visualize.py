@@ -143,7 +143,7 @@ def test_untrained_walkthrough_on_the_cat(tmp_path: Path, capsys) -> None:
         (["nowhere"], "nowhere: no such run directory or checkpoint file"),
         (["{empty}"], "no checkpoints/last.ckpt"),
         (["{corrupt}"], "corrupt or truncated checkpoint"),
-        (["{run}", "--index", "5000"], "--index 5000 is out of range: the test split has 359 images"),
+        (["{run}", "--index", "5000"], "--index 5000 is out of range: the test split has 360 images"),
         (["{run}", "--image", "missing.png"], "--image=missing.png: no such file"),
     ],
 )

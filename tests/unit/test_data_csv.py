@@ -65,9 +65,9 @@ def test_short_row_and_empty_file(csv_file: Path, tmp_path: Path) -> None:
 
 
 def test_csv_module_splits_75_25_stratified_and_seeded(csv_file: Path) -> None:
-    a = CsvDigitsDataModule(path=str(csv_file), val_fraction=0.1)
+    a = CsvDigitsDataModule(path=str(csv_file), val_fraction=0.5)
     a.setup()
-    b = CsvDigitsDataModule(path=str(csv_file), val_fraction=0.1)
+    b = CsvDigitsDataModule(path=str(csv_file), val_fraction=0.5)
     b.setup()
     assert len(a.test) == 10 and len(a.train) + len(a.val) == 30
     assert torch.equal(a.test.images, b.test.images)

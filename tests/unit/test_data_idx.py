@@ -70,7 +70,7 @@ def test_mnist_module_reads_files_from_the_data_dir(tmp_path: Path, gz: bool) ->
 
 
 def test_fashion_module_finds_files_in_search_dirs_with_class_names(tmp_path: Path) -> None:
-    debian = write_idx_files(tmp_path / "debian", fake_mnist(60, 20), gz=True)
+    debian = write_idx_files(tmp_path / "debian", fake_mnist(100, 20), gz=True)
     dm = FashionMnistDataModule(data_dir=str(tmp_path / "data"), download=False, search_dirs=[str(debian)])
     dm.setup()
     assert dm.class_names[0] == "T-shirt/top" and dm.class_names[-1] == "Ankle boot"
@@ -120,7 +120,7 @@ def http_mirror(tmp_path: Path):
 
 def test_download_path_fetches_through_torchvision(tmp_path: Path, http_mirror, monkeypatch) -> None:
     folder, url = http_mirror
-    mirror = write_idx_files(folder, fake_mnist(40, 10), gz=True)
+    mirror = write_idx_files(folder, fake_mnist(100, 10), gz=True)
     resources = [
         (f"{name}.gz", hashlib.md5((mirror / f"{name}.gz").read_bytes()).hexdigest())
         for name in (
@@ -134,7 +134,7 @@ def test_download_path_fetches_through_torchvision(tmp_path: Path, http_mirror, 
     monkeypatch.setattr(datasets.MNIST, "resources", resources)
     dm = MnistDataModule(data_dir=str(tmp_path / "data"), download=True)
     dm.setup()
-    assert len(dm.test) == 10 and len(dm.train) + len(dm.val) == 40
+    assert len(dm.test) == 10 and len(dm.train) + len(dm.val) == 100
 
 
 def test_failed_download_says_where_to_put_the_files(tmp_path: Path, http_mirror, monkeypatch) -> None:

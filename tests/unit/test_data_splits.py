@@ -16,7 +16,7 @@ def test_digits_split_is_fixed_and_disjoint() -> None:
     a, b = DigitsDataModule(), DigitsDataModule(seed=5)  # the training seed must not move the split
     a.setup()
     b.setup()
-    assert (len(a.train), len(a.val), len(a.test)) == (1295, 143, 359)
+    assert (len(a.train), len(a.val), len(a.test)) == (1293, 144, 360)
     assert torch.equal(a.test.images, b.test.images) and torch.equal(a.val.labels, b.val.labels)
     assert a.train.images.shape[1:] == (28, 28) and a.train.images.dtype == torch.uint8
     test_rows = _rows(a.test.images)
@@ -52,7 +52,7 @@ def test_k_fold_module_uses_fold_as_validation() -> None:
         dm.setup()
     vals = [_rows(dm.val.images) for dm in dms]
     assert not vals[0] & vals[1] and not vals[1] & vals[2]
-    assert all(len(dm.train) + len(dm.val) == 1438 for dm in dms)
+    assert all(len(dm.train) + len(dm.val) == 1437 for dm in dms)
     assert torch.equal(dms[0].test.images, dms[2].test.images)
 
 

@@ -89,5 +89,7 @@ class CsvDigitsDataModule(TensorDataModule):
         if not Path(self.path).is_file():
             raise DataError(f"dataset.path={self.path}: no such file")
         everything = read_digit_csv(self.path)
-        pool_idx, test_idx = stratified_split(everything.labels, self.test_fraction, self.split_seed)
+        pool_idx, test_idx = stratified_split(
+            everything.labels, self.test_fraction, self.split_seed, key="dataset.test_fraction"
+        )
         return everything.subset(pool_idx), everything.subset(test_idx), [str(d) for d in range(10)]

@@ -23,5 +23,5 @@ class DigitsDataModule(TensorDataModule):
         images = (big.squeeze(1).clamp(0, 1) * 255).round().to(torch.uint8)
         labels = torch.as_tensor(digits.target, dtype=torch.int64)
         everything = Split(images, labels)
-        pool_idx, test_idx = stratified_split(labels, self.test_fraction, self.split_seed)
+        pool_idx, test_idx = stratified_split(labels, self.test_fraction, self.split_seed, key="dataset.test_fraction")
         return everything.subset(pool_idx), everything.subset(test_idx), [str(d) for d in range(10)]

@@ -7,10 +7,11 @@ more than one float batch and the training path has no per-sample Python or PIL 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -101,31 +102,40 @@ class BatchIndexSampler(Sampler):
             yield order[i : i + bs]
 
 
-def stratified_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Split indices into (rest, part) with ``fraction`` of every class in ``part``; sorted, seeded."""
-    g = torch.Generator().manual_seed(seed)
-    rest, part = [], []
-    for c in torch.unique(labels):
-        idx = torch.nonzero(labels == c).flatten()
-        idx = idx[torch.randperm(len(idx), generator=g)]
-        k = round(len(idx) * fraction)
-        part.append(idx[:k])
-        rest.append(idx[k:])
-    return torch.cat(rest).sort().values, torch.cat(part).sort().values
+def stratified_split(
+    labels: torch.Tensor, fraction: float, seed: int, key: str = "fraction"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split indices into (rest, part) with ``fraction`` of every class in ``part``; sorted, seeded.
+
+    scikit-learn's ``StratifiedShuffleSplit``: ``part`` holds ceil(fraction * n) samples, shared out over the
+    classes in proportion to their sizes.
+    """
+    from sklearn.model_selection import StratifiedShuffleSplit  # imported here: sklearn is slow to import
+
+    splitter = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+    y = labels.numpy()
+    rest, part = _split_or_explain(lambda: next(splitter.split(np.zeros(len(y)), y)), f"{key}={fraction:g}", len(y))
+    return torch.from_numpy(np.sort(rest)), torch.from_numpy(np.sort(part))
 
 
 def stratified_folds(labels: torch.Tensor, folds: int, seed: int) -> list[torch.Tensor]:
-    """Assign indices to ``folds`` disjoint folds with every class spread evenly; seeded."""
-    g = torch.Generator().manual_seed(seed)
-    parts: list[list[torch.Tensor]] = [[] for _ in range(folds)]
-    offset = 0
-    for c in torch.unique(labels):
-        idx = torch.nonzero(labels == c).flatten()
-        idx = idx[torch.randperm(len(idx), generator=g)]
-        for j in range(folds):  # rotate the start so fold sizes stay balanced across classes
-            parts[(j + offset) % folds].append(idx[j::folds])
-        offset += len(idx) % folds
-    return [torch.cat(p).sort().values for p in parts]
+    """Indices of ``folds`` disjoint folds, each class spread evenly over them (scikit-learn's shuffled
+    ``StratifiedKFold``); sorted, seeded."""
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    y = labels.numpy()
+    splits = _split_or_explain(lambda: list(splitter.split(np.zeros(len(y)), y)), f"dataset.folds={folds}", len(y))
+    return [torch.from_numpy(np.sort(held_out)) for _, held_out in splits]
+
+
+def _split_or_explain(split: Callable[[], Any], setting: str, samples: int) -> Any:
+    """Run a scikit-learn split; its ValueError (a class too small, a part smaller than the class count)
+    becomes a one-line DataError naming the setting and the data's size."""
+    try:
+        return split()
+    except ValueError as e:
+        raise DataError(f"{setting}: cannot split {samples:,} samples stratified by class: {e}") from None
 
 
 class TensorDataModule(pl.LightningDataModule):
@@ -226,7 +236,7 @@ class TensorDataModule(pl.LightningDataModule):
             val = parts[self.fold]
             train = torch.cat([p for i, p in enumerate(parts) if i != self.fold]).sort().values
             return train, val
-        return stratified_split(labels, self.val_fraction, self.split_seed + 1)
+        return stratified_split(labels, self.val_fraction, self.split_seed + 1, key="dataset.val_fraction")
 
     def _loader(self, split: Split | None, batch_size: int, shuffle: bool) -> DataLoader:
         if split is None:
