@@ -4,9 +4,16 @@ sweep; the chance-level warning on a run built to be at chance and its absence o
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
 from pathlib import Path
 
-from helpers import QUICK, run_cli, the_sweep, train_py
+from helpers import QUICK, ROOT, run_cli, the_sweep, train_py
 
 from convlab.report.chance import WARNING_MARK
 from convlab.run.record import read_results
@@ -38,6 +45,36 @@ def test_a_single_run_prints_uncut_paths_a_compact_summary_and_train_log_holds_i
     log = (run_dir / "train.log").read_text()
     for text in ("test accuracy", f"{results['test']['acc']:.4f}", f"run dir        {run_dir}", "confusion matrix"):
         assert text in log and text in out, text
+
+
+def test_the_progress_bar_is_drawn_in_a_terminal_and_left_out_of_a_log_file(tmp_path: Path) -> None:
+    short = ["trainer.max_epochs=1", "++trainer.limit_train_batches=3", "++trainer.limit_val_batches=1"]
+    piped = run_cli("train.py", *short, "hydra.run.dir=piped", cwd=tmp_path)
+    assert piped.returncode == 0, piped.stderr[-2000:]
+    assert "test accuracy" in piped.stdout and "Epoch 0" not in piped.stdout and "\r" not in piped.stdout
+
+    # The same command with stdout a (pseudo-)terminal: the bar is drawn.
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 0 columns would hide the bar
+    env = {**os.environ, "CONVLAB_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "120"}
+    with open(tmp_path / "stderr.txt", "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "train.py"), *short, "hydra.run.dir=tty"],
+            cwd=tmp_path, env=env, stdout=follower, stderr=err,
+        )  # fmt: skip
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 1 << 16)
+            except OSError:  # EIO: the child has closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        os.close(leader)
+        assert proc.wait(timeout=300) == 0, (tmp_path / "stderr.txt").read_text()[-2000:]
+    assert b"Epoch 0" in shown and b"test accuracy" in shown
 
 
 def test_a_run_at_chance_stays_ok_with_a_warning_in_results_summary_and_log(tmp_path: Path) -> None:

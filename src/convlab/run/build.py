@@ -63,13 +63,16 @@ def build_task(cfg: DictConfig, datamodule: pl.LightningDataModule) -> pl.Lightn
     return task
 
 
-def build_callbacks(cfg: DictConfig, console: bool = True) -> list[pl.Callback]:
-    """The configured callbacks; with ``console=False`` (a sweep's job) none that draws on the terminal."""
+def build_callbacks(cfg: DictConfig, console: bool = True, progress_bar: bool = True) -> list[pl.Callback]:
+    """The configured callbacks; with ``console=False`` (a sweep's job) none that draws on the terminal, with
+    ``progress_bar=False`` no progress bar."""
     from pytorch_lightning.callbacks import ModelSummary, ProgressBar
 
     nodes = cfg.get("callbacks") or {}
     callbacks = [make(node, f"callbacks.{name}") for name, node in nodes.items() if node and "_target_" in node]
-    return [c for c in callbacks if console or not isinstance(c, (ProgressBar, ModelSummary))]
+    if not console:
+        return [c for c in callbacks if not isinstance(c, (ProgressBar, ModelSummary))]
+    return [c for c in callbacks if progress_bar or not isinstance(c, ProgressBar)]
 
 
 def build_loggers(cfg: DictConfig) -> list[Any]:

@@ -11,6 +11,7 @@ import logging
 import os
 import shlex
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if resume:
         check_resumable(resume[1], task, resume[0])
         task.history = _history_before(resume[0], int(resume[1].get("global_step", 0)))
-    callbacks = [*build_callbacks(cfg, console=console is not None), CheckpointOnInterrupt(out_dir / LAST_CHECKPOINT)]
+    # A bar's redraws go to stdout; in a log file (stdout not a terminal) they would be lines of carriage returns.
+    bar = console is not None and sys.stdout.isatty()
+    callbacks = build_callbacks(cfg, console=console is not None, progress_bar=bar)
+    callbacks.append(CheckpointOnInterrupt(out_dir / LAST_CHECKPOINT))
     quiet = {} if console else {"enable_progress_bar": False, "enable_model_summary": False}
+    if console and not bar:
+        quiet["enable_progress_bar"] = False
     trainer = build_trainer(cfg, callbacks=callbacks, **quiet)
     if trainer.is_global_zero:
         write_model_summary(task, out_dir / MODEL_SUMMARY_NAME)
