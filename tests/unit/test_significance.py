@@ -56,3 +56,13 @@ def test_the_best_is_chosen_by_validation_accuracy_never_by_test_accuracy() -> N
     assert paired["test"].p == pytest.approx(0.03125) and paired["close"].p == pytest.approx(1.0)
     assert paired["test"].p_holm == pytest.approx(0.0625) and not paired["test"].significant  # Holm over 2
     assert "not significantly different" in paired["close"].verdict()
+
+
+def test_a_tie_in_validation_accuracy_is_not_broken_by_the_test_set() -> None:
+    worse_on_test = np.array([1] * 10 + [0] * 6, dtype=bool)
+    better_on_test = np.array([1] * 16, dtype=bool)
+    # Listed first (as a table sorted by test accuracy would list it) and equal on validation: not the best.
+    best, _ = against_best([("b_run", 0.9, better_on_test), ("a_run", 0.9, worse_on_test)])
+    assert best == "a_run"
+    best, _ = against_best([("a_run", 0.9, better_on_test), ("b_run", 0.9, worse_on_test)])
+    assert best == "a_run"

@@ -94,11 +94,13 @@ def against_best(
     """McNemar exact of every job against the one with the best validation accuracy, Holm over the family.
 
     ``jobs`` are (key, validation accuracy, per-sample correctness in one test set's order). None with
-    fewer than two jobs. The test set never chooses the best: that would bias every comparison toward it.
+    fewer than two jobs. The test set never chooses the best: that would bias every comparison toward it. Nor
+    does it break a tie: among equal validation accuracies the first key in sorted order is the best.
     """
     if len(jobs) < 2:
         return None
-    best_key, _, best_correct = max(jobs, key=lambda j: j[1])
+    top = max(val for _, val, _ in jobs)
+    best_key, _, best_correct = min((j for j in jobs if j[1] == top), key=lambda j: j[0])
     others = [(key, contingency(correct, best_correct)) for key, _, correct in jobs if key != best_key]
     pvalues = [mcnemar_exact(b, c) for _, (_, b, c, _) in others]
     adjusted = holm(pvalues)
