@@ -458,7 +458,7 @@ def significance_lines(comparison: Comparison, limit: int = 12) -> list[str]:
         lines.append(
             f"Best by validation accuracy on test set {fingerprint}: {name(best)} (val acc {job.val_acc:.4f}, "
             f"test acc {float(job.test['acc']):.4f}). Each of the {len(family)} other jobs tested on the same "
-            f"{len(comparison.files.predictions[best])} samples is compared with it by McNemar's exact test, "
+            f"{len(comparison.files.predictions[best]):,} samples is compared with it by McNemar's exact test, "
             f"Holm-corrected over the {len(family)} comparisons at α = {ALPHA}."
         )
         same = sorted((d for d in family if not comparison.paired[d].significant), key=lambda d: rank[d])
