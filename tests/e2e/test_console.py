@@ -102,7 +102,8 @@ def test_a_sweep_prints_one_line_per_job_and_the_report_once(tmp_path: Path) -> 
         (d for d in sweep.iterdir() if d.is_dir() and d.name[0].isdigit()), key=lambda d: int(d.name.split("_")[0])
     )
     assert len(jobs) == 4  # the 4-job sweep printed 295 lines
-    lines = out.splitlines()
+    # A job started on a busy machine also logs that its timings are not the machine's own (a shared CI host).
+    lines = [line for line in out.splitlines() if "cores busy as this command started" not in line]
     assert len(lines) == len(jobs) + 2, out  # one line per job, the report, the resume command
     for line, job in zip(lines, jobs, strict=False):
         results = read_results(job)
