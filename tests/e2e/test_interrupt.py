@@ -37,7 +37,7 @@ class MarkFirstStep(pl.Callback):
         time.sleep(0.05)
 
 real = build.build_callbacks
-build.build_callbacks = lambda cfg, console=True: [*real(cfg, console), MarkFirstStep()]
+build.build_callbacks = lambda cfg, *args, **kwargs: [*real(cfg, *args, **kwargs), MarkFirstStep()]
 sys.argv = ["train.py", *sys.argv[1:]]
 from convlab.cli.train import main
 main()
