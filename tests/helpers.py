@@ -54,6 +54,12 @@ def run_cli(
     )
 
 
+def printed_lines(stdout: str) -> list[str]:
+    """What a command printed, line by line, without the note a run logs when it started on a busy machine
+    (its timings are not the machine's own): that depends on the host, not on the command."""
+    return [line for line in stdout.splitlines() if "cores busy as this command started" not in line]
+
+
 # -- generated IDX files ----------------------------------------------------------------------------
 def idx_bytes(array: np.ndarray) -> bytes:
     """IDX encoding of a uint8 array: magic 0x0000080N, big-endian dims, raw bytes."""

@@ -13,7 +13,7 @@ import sys
 import termios
 from pathlib import Path
 
-from helpers import QUICK, ROOT, run_cli, the_sweep, train_py
+from helpers import QUICK, ROOT, printed_lines, run_cli, the_sweep, train_py
 
 from convlab.report.chance import WARNING_MARK
 from convlab.run.record import read_results
@@ -102,8 +102,7 @@ def test_a_sweep_prints_one_line_per_job_and_the_report_once(tmp_path: Path) -> 
         (d for d in sweep.iterdir() if d.is_dir() and d.name[0].isdigit()), key=lambda d: int(d.name.split("_")[0])
     )
     assert len(jobs) == 4  # the 4-job sweep printed 295 lines
-    # A job started on a busy machine also logs that its timings are not the machine's own (a shared CI host).
-    lines = [line for line in out.splitlines() if "cores busy as this command started" not in line]
+    lines = printed_lines(out)
     assert len(lines) == len(jobs) + 2, out  # one line per job, the report, the resume command
     for line, job in zip(lines, jobs, strict=False):
         results = read_results(job)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import cli_env, run_cli
+from helpers import cli_env, printed_lines, run_cli
 
 from convlab.report.compare import sweep_job_dirs
 from convlab.run.record import read_results
@@ -105,7 +105,7 @@ def test_ctrl_c_in_a_sweep_names_the_jobs_not_run_and_skip_done_runs_them(tmp_pa
     (sweep,) = (tmp_path / "outputs" / "sweeps").iterdir()
     (job,) = sweep_job_dirs(sweep)  # the first job; the others never started
     assert read_results(job)["status"] == "interrupted"
-    lines = proc.stdout.splitlines()
+    lines = printed_lines(proc.stdout)
     assert len(lines) == 3, proc.stdout
     assert lines[0].startswith("interrupted ") and f" s  {job}  (Ctrl-C at step " in lines[0]
     assert printed(proc.stdout, "not run") == "#1 model=mlp"
