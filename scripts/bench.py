@@ -28,7 +28,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for benchmarks/
 from benchmarks import engine as bench
-from convlab.run.environment import quiet_libraries
+from convlab.run.environment import drop_futile_nvml_check, quiet_libraries
 
 
 def main() -> None:
@@ -66,6 +66,7 @@ def main() -> None:
     logging.getLogger("lightning").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     quiet_libraries()
+    drop_futile_nvml_check()  # what every run does (convlab.run.environment.setup_runtime); the hand loop too
     torch.set_num_threads(args.threads)
 
     with bench.temporary_workdir() as tmp:

@@ -89,3 +89,26 @@ def test_busy_cores_reads_the_machines_cpu_time(monkeypatch) -> None:
     assert environment.busy_cores(seconds=0) == 0.0
     monkeypatch.undo()
     assert 0.0 <= environment.busy_cores(seconds=0.01) <= (environment.os.cpu_count() or 1)  # this machine's own
+
+
+@pytest.mark.parametrize(("value", "loadable", "left"), [("1", False, None), ("1", True, "1"), (None, False, None)])
+def test_the_nvml_check_is_dropped_only_where_nvml_cannot_load(monkeypatch, value, loadable, left) -> None:
+    if value is None:
+        monkeypatch.delenv(environment.NVML_CHECK_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(environment.NVML_CHECK_VARIABLE, value)
+    monkeypatch.setattr(environment, "nvml_loadable", lambda: loadable)
+    assert environment.drop_futile_nvml_check() is (value is not None and not loadable)
+    assert environment.os.environ.get(environment.NVML_CHECK_VARIABLE) == left
+
+
+def test_cuda_availability_is_the_same_without_the_futile_nvml_check(monkeypatch) -> None:
+    """What a run on this machine does: the answer torch gives is unchanged, only the library search is gone."""
+    import pytorch_lightning  # noqa: F401  (sets the variable on import)
+    import torch
+
+    monkeypatch.setenv(environment.NVML_CHECK_VARIABLE, "1")
+    before = torch.cuda.is_available()
+    dropped = environment.drop_futile_nvml_check()
+    assert dropped is not environment.nvml_loadable()
+    assert torch.cuda.is_available() == before

@@ -111,7 +111,36 @@ def setup_runtime(cfg: DictConfig) -> None:
     # new tensor's memory with NaN before the op writes it: a debugging aid for ops that read memory they never
     # wrote, no part of the results' determinism, and a second pass over every activation and gradient.
     torch.utils.deterministic.fill_uninitialized_memory = False
+    drop_futile_nvml_check()
     quiet_libraries()
+
+
+NVML_CHECK_VARIABLE = "PYTORCH_NVML_BASED_CUDA_CHECK"
+
+
+def drop_futile_nvml_check() -> bool:
+    """Unset PYTORCH_NVML_BASED_CUDA_CHECK where NVML's library cannot be loaded; True if it was dropped.
+
+    Importing Lightning sets it, so that ``torch.cuda.is_available()`` asks NVML rather than initialising CUDA
+    (which would poison a later fork). Every torch optimizer step calls ``is_available()`` (a check for CUDA graph
+    capture), and on a CUDA build of torch without the NVIDIA driver, pip's default torch on a CPU machine, each
+    call then searches the library path for libnvidia-ml, fails, and asks the CUDA runtime anyway: the same
+    answer, 0.1-0.4 ms later, every step. Where the library loads (a GPU machine), the variable stays.
+    """
+    if os.environ.get(NVML_CHECK_VARIABLE) != "1" or nvml_loadable():
+        return False
+    del os.environ[NVML_CHECK_VARIABLE]
+    return True
+
+
+def nvml_loadable() -> bool:
+    import ctypes
+
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")  # the name torch.cuda loads
+    except OSError:
+        return False
+    return True
 
 
 def quiet_libraries() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,9 +67,13 @@ class ClassificationTask(Task):
 
     # -- running sums (loss * n, correct, n) kept on the device: no host sync per step --------------
     def _accumulate(self, stage: str, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
-        n = y.shape[0]
-        stats = torch.stack([loss.detach() * n, (logits.argmax(1) == y).sum().to(loss.dtype), loss.new_tensor(n)])
-        self._sums[stage] = self._sums[stage] + stats if stage in self._sums else stats
+        sums = self._sums.get(stage)
+        if sums is None:
+            sums = self._sums[stage] = loss.new_zeros(3)
+        # In place, the same arithmetic as a sum of stacked rows at about half the small ops: this runs every step.
+        sums[0].add_(loss.detach() * y.shape[0])
+        sums[1].add_((logits.argmax(1) == y).sum())
+        sums[2].add_(y.shape[0])
 
     def _log_epoch(self, stage: str, prog_bar: bool = False) -> tuple[float, float] | None:
         """Log the epoch's loss and accuracy over all ranks; return them."""
@@ -151,7 +156,7 @@ class ClassificationTask(Task):
     def _stop_if_diverged(self, loss: torch.Tensor, step: int, collective: bool = True) -> None:
         """Raise DivergedError on a NaN/inf loss. Under DDP every rank must decide alike: a rank that stopped
         alone would leave the others waiting forever in their next gradient all-reduce."""
-        diverged = not bool(torch.isfinite(loss.detach()))
+        diverged = not math.isfinite(loss.detach().item())  # item(): a fraction of torch.isfinite's cost on CPU
         if collective and self.trainer.world_size > 1:
             diverged = self.trainer.strategy.reduce_boolean_decision(diverged, all=False)
         if diverged:

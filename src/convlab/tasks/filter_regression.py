@@ -6,6 +6,7 @@ problem is a least-squares fit of 9 numbers and its answer is the target kernel 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -96,8 +97,8 @@ class FilterRegression(Task):
             output = self.model(x)
         loss = self.loss_fn(output, y)
         step = self.global_step
-        if self.device.type == "cpu" and not torch.isfinite(loss):  # a sync: free on CPU only
-            raise DivergedError(step, float(loss))
+        if self.device.type == "cpu" and not math.isfinite(loss.item()):  # a sync: free on CPU only
+            raise DivergedError(step, loss.item())
         if step % self.snapshot_every == 0:
             self.snapshots.append((step, output.detach()[0, 0].cpu()))
         if self.target_image is None:
