@@ -2,7 +2,7 @@
 
     python scripts/bench.py                   # mlp, lenet, cnn8 x batch 32, 64, 256; 3 interleaved repetitions
     python scripts/bench.py --quick           # a short run (1 repetition, batch 64, small budgets)
-    python scripts/bench.py --json bench.json --variant channels_last=true
+    python scripts/bench.py --json bench.json --variant channels_last=false   # convlab in NCHW, like the rivals
 
 Prints samples/s per pipeline with the ratios a/b (convlab / hand loop) and a/c (convlab / tutorial), then
 `python train.py` (1-epoch LeNet on Fashion-MNIST) against the hand-written script scripts/hand_written_lenet.py,
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=None)
     parser.add_argument("--repetitions", type=int, default=None, help="default 3 (1 with --quick)")
     parser.add_argument("--threads", type=int, default=bench.default_threads())
-    parser.add_argument("--variant", nargs="*", default=[], help="extra overrides for every pipeline")
+    parser.add_argument("--variant", nargs="*", default=[], help="overrides for convlab (the rivals stay plain NCHW)")
     parser.add_argument("--skip-process", action="store_true", help="skip start-up, evaluation and memory")
     parser.add_argument("--pairs", type=int, default=None, help="clean-process pairs: default 5 (2 with --quick)")
     parser.add_argument("--data-dir", default=bench.FASHION_DIR, help="Fashion-MNIST .gz files for the clean pairs")
