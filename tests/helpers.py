@@ -57,7 +57,9 @@ def run_cli(
 def printed_lines(stdout: str) -> list[str]:
     """What a command printed, line by line, without the note a run logs when it started on a busy machine
     (its timings are not the machine's own): that depends on the host, not on the command."""
-    return [line for line in stdout.splitlines() if "cores busy as this command started" not in line]
+    from convlab.run.environment import BUSY_NOTE_MARK
+
+    return [line for line in stdout.splitlines() if BUSY_NOTE_MARK not in line]
 
 
 # -- generated IDX files ----------------------------------------------------------------------------

@@ -20,6 +20,8 @@ BUSY_SAMPLE_SECONDS = 0.05
 # Cores that other processes keep busy above this count (a browser, an editor) mean a run's threads will wait.
 BUSY_MARGIN = 0.5
 BUSY_CORES_VARIABLE = "CONVLAB_BUSY_CORES"
+# The words of the busy-machine log line that name it (tests drop that host-dependent line by them).
+BUSY_NOTE_MARK = "cores busy as this command started"
 
 
 def openmp_wait_policy(cfg: DictConfig, multirun: bool, busy: float = 0.0) -> str | None:
@@ -87,7 +89,7 @@ def busy_machine_note() -> str | None:
     if busy is None or busy <= BUSY_MARGIN:
         return None
     policy = " (OpenMP threads wait passively: OMP_WAIT_POLICY=PASSIVE)" if os.environ.get("OMP_WAIT_POLICY") else ""
-    return f"other processes kept {busy:.1f} of {os.cpu_count()} cores busy as this command started{policy}"
+    return f"other processes kept {busy:.1f} of {os.cpu_count()} {BUSY_NOTE_MARK}{policy}"
 
 
 def busy_cores_at_start() -> float | None:
