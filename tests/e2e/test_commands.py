@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,22 @@ def test_eval_retests_a_checkpoint_with_its_training_config(trained) -> None:
     assert again["model"] == "mlp" and again["checkpoint"].endswith("last.ckpt")
     assert again["predictions"] == "predictions.npz" and (eval_dir / "mistakes.png").is_file()
     assert again["flops_per_sample"] == 1_337_344  # the MLP, see tests/unit/test_flops.py
+
+
+def test_a_run_trains_with_the_garbage_collector_on_and_the_start_up_objects_frozen(tmp_path: Path) -> None:
+    """The collector pauses while torch and Lightning load (run.collector); by the first training step it is on
+    again and no longer walks the hundreds of thousands of objects the imports made."""
+    probe = tmp_path / "probe.json"
+    proc = run_cli(
+        "train.py",
+        "trainer.max_epochs=1",
+        "++trainer.limit_train_batches=2",
+        "+callbacks.first_step._target_=convlab.run.first_step_probe.FirstStepProbe",
+        f"+callbacks.first_step.path={probe}",
+        cwd=tmp_path,
+        env=NO_OMP_POLICY,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    state = json.loads(probe.read_text())
+    assert state["gc_enabled"] is True
+    assert state["gc_frozen_objects"] > 100_000  # torch alone makes more

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from hydra import compose, initialize_config_dir
 
 from convlab.config import CONFIG_DIR
-from convlab.run import environment
+from convlab.run import collector, environment
 from convlab.sweeps import threads
 
 
@@ -112,3 +114,51 @@ def test_cuda_availability_is_the_same_without_the_futile_nvml_check(monkeypatch
     dropped = environment.drop_futile_nvml_check()
     assert dropped is not environment.nvml_loadable()
     assert torch.cuda.is_available() == before
+
+
+@pytest.fixture
+def fresh_collector(monkeypatch: pytest.MonkeyPatch):
+    """The collector as a new process has it; this test process's own state is put back afterwards."""
+    was_enabled, was_frozen = gc.isenabled(), gc.get_freeze_count() > 0
+    monkeypatch.setattr(collector, "_paused", False)
+    monkeypatch.setattr(collector, "_frozen", False)
+    gc.enable()
+    yield
+    if not was_frozen:
+        gc.unfreeze()
+    (gc.enable if was_enabled else gc.disable)()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "multirun", "paused"),
+    [
+        ((), False, True),  # a single run: the imports come next, in this process
+        ((), True, True),  # the basic launcher runs the jobs here, one after another
+        (("hparams_search=optuna",), True, True),  # Optuna's sweeper, through the basic launcher
+        (("hydra/launcher=joblib",), True, False),  # the jobs run in worker processes; this one only waits
+    ],
+)
+def test_the_collector_pauses_where_this_process_runs_the_jobs(
+    four_cores, fresh_collector, overrides: tuple, multirun: bool, paused: bool
+) -> None:
+    environment.prepare_process(configs(*overrides), multirun=multirun)
+    assert gc.isenabled() is not paused
+
+
+def test_the_collector_is_on_again_once_the_libraries_are_loaded_and_freezes_once(fresh_collector) -> None:
+    collector.pause()
+    assert not gc.isenabled()
+    collector.freeze_loaded()
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    assert frozen > 10_000  # this process's modules, classes and functions
+    later = [[i] for i in range(1000)]  # a later run's objects: never frozen, the collector still frees them
+    collector.freeze_loaded()
+    assert gc.get_freeze_count() == frozen and gc.is_tracked(later)
+
+
+def test_freezing_does_not_turn_on_a_collector_someone_else_turned_off(fresh_collector) -> None:
+    gc.disable()  # e.g. a notebook or a profiler
+    collector.pause()
+    collector.freeze_loaded()
+    assert not gc.isenabled()

@@ -10,6 +10,7 @@ import warnings
 
 from omegaconf import DictConfig, OmegaConf
 
+from convlab.run import collector
 from convlab.sweeps.threads import cpu_cores, parallel_jobs, threads_per_job
 
 PASSIVE = "PASSIVE"
@@ -73,7 +74,10 @@ def _cpu_times() -> tuple[int, int] | None:
 def prepare_process(configs: list[DictConfig], multirun: bool) -> None:
     """Before torch is imported (OpenMP reads its settings once, when torch loads it): the wait policy the
     command's jobs need, inherited by joblib's worker processes too. A user's OMP_WAIT_POLICY always wins
-    (and then the machine is not sampled)."""
+    (and then the machine is not sampled). Where this process runs the jobs itself, the garbage collector
+    pauses until their libraries have loaded (run.collector; setup_runtime turns it back on)."""
+    if not multirun or all(runs_jobs_in_process(cfg) for cfg in configs):
+        collector.pause()
     if "OMP_WAIT_POLICY" in os.environ:
         return
     busy = busy_cores()
@@ -81,6 +85,14 @@ def prepare_process(configs: list[DictConfig], multirun: bool) -> None:
     policies = {openmp_wait_policy(cfg, multirun, busy) for cfg in configs}
     if PASSIVE in policies:
         os.environ["OMP_WAIT_POLICY"] = PASSIVE
+
+
+BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+
+
+def runs_jobs_in_process(cfg: DictConfig) -> bool:
+    """Whether a multirun's launcher runs its jobs in this process, one after another (Hydra's basic launcher)."""
+    return OmegaConf.select(cfg, "hydra.launcher._target_", default=None) == BASIC_LAUNCHER
 
 
 def busy_machine_note() -> str | None:
@@ -115,6 +127,7 @@ def setup_runtime(cfg: DictConfig) -> None:
     torch.utils.deterministic.fill_uninitialized_memory = False
     drop_futile_nvml_check()
     quiet_libraries()
+    collector.freeze_loaded()  # torch and Lightning are loaded; the run's own objects come next
 
 
 NVML_CHECK_VARIABLE = "PYTORCH_NVML_BASED_CUDA_CHECK"
