@@ -267,12 +267,14 @@ def startup_seconds(workdir: Path, repetitions: int = 3) -> float:
     return statistics.median(times)
 
 
-def import_seconds(module: str, repetitions: int = 3) -> float:
-    """Median wall time of `python -c "import <module>"` (the floor under start-up)."""
+def import_seconds(module: str, repetitions: int = 3, collector_paused: bool = False) -> float:
+    """Median wall time of `python -c "import <module>"` (the floor under start-up); with ``collector_paused``,
+    the way train.py loads it (convlab.run.collector: no cyclic garbage collection during the imports)."""
+    code = f"import gc; gc.disable(); import {module}" if collector_paused else f"import {module}"
     times = []
     for _ in range(repetitions):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
+        subprocess.run([sys.executable, "-c", code], check=True)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

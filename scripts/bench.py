@@ -156,8 +156,11 @@ def print_process_figures(runner: bench.Bench, workdir: Path, dataset: str, mode
     reps = 1 if quick else 3
     table = Table(title="whole-process figures", title_justify="left", show_header=False)
     table.add_row("python train.py: start to first optimizer step", f"{bench.startup_seconds(workdir, reps):.1f} s")
-    table.add_row("  of which `import pytorch_lightning`", f"{bench.import_seconds('pytorch_lightning', reps):.1f} s")
-    table.add_row("  of which `import torch`", f"{bench.import_seconds('torch', reps):.1f} s")
+    for module in ("pytorch_lightning", "torch"):
+        paused = bench.import_seconds(module, reps, collector_paused=True)
+        table.add_row(f"  of which `import {module}` (as train.py: collector paused)", f"{paused:.1f} s")
+    plain = bench.import_seconds("pytorch_lightning", reps)
+    table.add_row("`import pytorch_lightning` in plain python", f"{plain:.1f} s")
     for model in models:
         rate = bench.eval_samples_per_second(runner, model)
         table.add_row(f"evaluation samples/s, {model}", f"{rate:,.0f}")
