@@ -1,7 +1,7 @@
 """Python's cyclic garbage collector at start-up: paused while the libraries load, then their objects frozen.
 
 Loading torch, Lightning, torchmetrics, torchvision and scipy makes ~750k Python objects. With the collector on,
-its full collections walk all of them again and again while the heap grows (1-3 s of an 11 s start-up here), and
+its full collections walk all of them again and again while the heap grows (about 2 s of an 11 s start-up here), and
 once a run trains, every full collection still walks them all (0.4 s a time, in the middle of an epoch). Those
 objects live as long as the process, so ``gc.freeze()`` moves them where the collector never looks. The price: the
 cyclic garbage the imports leave (~280k small objects, ~9 MB resident here) is never freed.
