@@ -152,9 +152,9 @@ def test_the_collector_is_on_again_once_the_libraries_are_loaded_and_freezes_onc
     assert gc.isenabled()
     frozen = gc.get_freeze_count()
     assert frozen > 10_000  # this process's modules, classes and functions
-    later = [[i] for i in range(1000)]  # a later run's objects: never frozen, the collector still frees them
+    later = [[i] for i in range(1000)]  # a later run's objects: a second call must not freeze them
     collector.freeze_loaded()
-    assert gc.get_freeze_count() == frozen and gc.is_tracked(later)
+    assert gc.get_freeze_count() == frozen, f"{len(later)} later objects were frozen"
 
 
 def test_freezing_does_not_turn_on_a_collector_someone_else_turned_off(fresh_collector) -> None:
