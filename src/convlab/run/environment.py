@@ -11,6 +11,7 @@ import warnings
 from omegaconf import DictConfig, OmegaConf
 
 from convlab.run import collector
+from convlab.run.launch import runs_jobs_in_process
 from convlab.sweeps.threads import cpu_cores, parallel_jobs, threads_per_job
 
 PASSIVE = "PASSIVE"
@@ -85,14 +86,6 @@ def prepare_process(configs: list[DictConfig], multirun: bool) -> None:
     policies = {openmp_wait_policy(cfg, multirun, busy) for cfg in configs}
     if PASSIVE in policies:
         os.environ["OMP_WAIT_POLICY"] = PASSIVE
-
-
-BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
-
-
-def runs_jobs_in_process(cfg: DictConfig) -> bool:
-    """Whether a multirun's launcher runs its jobs in this process, one after another (Hydra's basic launcher)."""
-    return OmegaConf.select(cfg, "hydra.launcher._target_", default=None) == BASIC_LAUNCHER
 
 
 def busy_machine_note() -> str | None:

@@ -16,6 +16,8 @@ from convlab.errors import ConfigError
 
 # The launchers that start one process per device themselves, so Lightning's DDP does not re-run the command.
 PROCESS_PER_DEVICE_LAUNCHERS = ("SlurmLauncher",)
+# Hydra's launcher that runs a multirun's jobs in the calling process, one after another.
+BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 # Lightning's order for finding a process's global rank before the trainer exists.
 RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
 
@@ -33,6 +35,11 @@ def launched_by_distributed_launcher() -> bool:
     """Whether torchrun, srun, a multi-node command line (NODE_RANK) or Lightning's DDP started this process."""
     sizes = [os.environ.get(name, "") for name in ("WORLD_SIZE", "SLURM_NTASKS")]
     return max([int(s) for s in sizes if s.isdigit()] or [1]) > 1 or "NODE_RANK" in os.environ
+
+
+def runs_jobs_in_process(cfg: DictConfig) -> bool:
+    """Whether a multirun's launcher runs its jobs in this process, one after another (Hydra's basic launcher)."""
+    return OmegaConf.select(cfg, "hydra.launcher._target_", default=None) == BASIC_LAUNCHER
 
 
 def check_launch(cfg: DictConfig, multirun: bool) -> None:
