@@ -383,7 +383,7 @@ def run_clean(program: str, pair: int, command: list[str], workdir: Path, env: d
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     if program == "convlab":
-        from convlab.run.record import read_results
+        from convlab.runfiles.results import read_results
 
         (run_dir,) = (c.split("=", 1)[1] for c in command if c.startswith("hydra.run.dir="))
         record = read_results(run_dir)

@@ -9,7 +9,7 @@ trainer.max_epochs=1. Offline on MNIST: python scripts/reproduce.py 'dataset.sea
 
 import sys
 
-from convlab.report.reproduction import main
+from convlab.cli.reproduce import main
 
 if __name__ == "__main__":
     sys.exit(main())

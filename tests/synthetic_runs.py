@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from convlab.report.intervals import wilson_interval
-from convlab.run.history import write_history
-from convlab.run.predictions import test_set_fingerprint, write_predictions
-from convlab.run.record import write_results
+from convlab.runfiles.history import write_history
+from convlab.runfiles.predictions import test_set_fingerprint, write_predictions
+from convlab.runfiles.results import write_results
 
 CLASSES = [str(c) for c in range(10)]
 # model -> (params, FLOPs per sample, best accuracy it reaches, seconds per epoch)

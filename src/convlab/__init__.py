@@ -1,8 +1,10 @@
 """convlab: compare small vision models honestly with Hydra configs and Lightning runs.
 
-Packages, in the order a run meets them: cli (command-line front door), config (checks, overrides,
-resolvers), run (one run: build, fit, test, record results.json), data, models, tasks, checkpoints,
-sweeps, trackers (W&B, TensorBoard), report (tables, plots, html), viz (what a network sees).
+Packages, top to bottom; each imports only its own layer and the ones below (tests/unit/test_layout.py):
+cli (command-line front door, terminal summary); run (one run: check, build, fit, test, record); tasks,
+trackers (W&B, TensorBoard), report (tables, plots, html), viz (what a network sees), sweeps, checkpoints;
+data, models; config (checks, overrides, resolvers, runtime), errors, fileio, runfiles (results.json,
+history.csv, predictions.npz: formats, readers, writers).
 """
 
 __version__ = "0.1.0"

@@ -12,9 +12,9 @@ import pytest
 import torch
 from helpers import QUICK
 
-from convlab.run.history import HISTORY_NAME, read_history
-from convlab.run.record import read_results
 from convlab.run.train import train
+from convlab.runfiles.history import HISTORY_NAME, read_history
+from convlab.runfiles.results import read_results
 
 
 def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:

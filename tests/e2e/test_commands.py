@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
-from convlab.run.record import read_results
+from convlab.runfiles.results import read_results
 
 NO_OMP_POLICY = {"OMP_WAIT_POLICY": None}  # a user who has not set it
 

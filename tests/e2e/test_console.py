@@ -16,7 +16,7 @@ from pathlib import Path
 from helpers import QUICK, ROOT, printed_lines, run_cli, the_sweep, train_py
 
 from convlab.report.chance import WARNING_MARK
-from convlab.run.record import read_results
+from convlab.runfiles.results import read_results
 
 # No progress bar (its redraws are not what is tested); the model summary stays, at its configured depth.
 NO_BAR = ["~callbacks.progress_bar", "++trainer.enable_progress_bar=false"]

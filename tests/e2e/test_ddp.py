@@ -27,8 +27,8 @@ from convlab.errors import ConfigError
 from convlab.run.compose import compose_run
 from convlab.run.evaluate import evaluate
 from convlab.run.launch import check_launch
-from convlab.run.predictions import read_predictions
-from convlab.run.record import read_results
+from convlab.runfiles.predictions import read_predictions
+from convlab.runfiles.results import read_results
 
 RUN = [
     "trainer=ddp",

@@ -9,7 +9,7 @@ import yaml
 from helpers import QUICK, run_cli
 
 from convlab.report.compare import sweep_job_dirs
-from convlab.run.record import read_results
+from convlab.runfiles.results import read_results
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ import torch
 from helpers import cli_env, printed_lines, run_cli
 
 from convlab.report.compare import sweep_job_dirs
-from convlab.run.record import read_results
+from convlab.runfiles.results import read_results
 
 # The run as a user types it, minus the progress bar. The wrapper below only adds a callback that marks the first
 # training step and slows every step, so the SIGINT surely lands inside the first epoch (no timing assumption).

@@ -12,8 +12,8 @@ import torch
 from helpers import QUICK, run_cli
 
 import convlab.run.build
-from convlab.run.record import read_results
 from convlab.run.train import train
+from convlab.runfiles.results import read_results
 
 # Three epochs of three batches; "best" is the LOWEST validation accuracy, so the best epoch is an early one
 # and every later epoch ends without a new best: exactly the case where last.ckpt used to go stale.

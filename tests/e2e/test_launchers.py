@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 
 from convlab.config import CONFIG_DIR
 from convlab.report.compare import sweep_job_dirs
-from convlab.run.record import read_results
+from convlab.runfiles.results import read_results
 from convlab.sweeps.threads import cpu_cores
 
 

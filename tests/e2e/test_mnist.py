@@ -21,7 +21,7 @@ from helpers import ROOT, run_cli
 from convlab.data import MnistDataModule, MnistDigitRecognizerDataModule
 from convlab.data.digit_recognizer import draw_digit_recognizer
 from convlab.errors import DataError
-from convlab.run.record import read_results
+from convlab.runfiles.results import read_results
 
 SHARED_DATA = ROOT.parent / "shared" / "data"  # a paths.data_dir: torchvision's layout, <data_dir>/MNIST/raw
 RAW = SHARED_DATA / "MNIST" / "raw"

@@ -8,13 +8,13 @@ import pytest
 import torch
 from helpers import QUICK, fake_mnist, write_idx_files
 
+from convlab.cli.reproduce import main as reproduce
 from convlab.config.checks import check_config
+from convlab.config.instantiate import make
 from convlab.config.overrides import group_choices
 from convlab.report.compare import sweep_job_dirs
-from convlab.report.reproduction import main as reproduce
-from convlab.run.build import make
-from convlab.run.record import read_results
 from convlab.run.train import train
+from convlab.runfiles.results import read_results
 
 
 def test_lenet_tutorial_is_the_tutorials_setup(compose_cfg) -> None:

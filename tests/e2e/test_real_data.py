@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import FASHION_DIR, run_cli
 
-from convlab.run.record import read_results
+from convlab.runfiles.results import read_results
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from omegaconf import open_dict
 from convlab.cli.compare import main as compare_main
 from convlab.config import CONFIG_DIR
 from convlab.report.comparison_report import write_comparison_report
-from convlab.run.record import write_results
+from convlab.runfiles.results import write_results
 
 CLASSES = ["cat", "dog", "bird"]
 

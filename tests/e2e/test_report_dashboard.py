@@ -18,8 +18,8 @@ from synthetic_runs import make_test_set, write_run, write_sweep
 
 from convlab.report import figures
 from convlab.report.comparison_report import write_comparison_report
-from convlab.run.predictions import write_predictions
-from convlab.run.record import read_results, write_results
+from convlab.runfiles.predictions import write_predictions
+from convlab.runfiles.results import read_results, write_results
 
 MAX_PAGE = 3_000_000
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from helpers import QUICK, ROOT
 
-from convlab.run.record import read_results
 from convlab.run.train import train
+from convlab.runfiles.results import read_results
 
 # The MLP has dropout, so its runs draw random numbers every step, not only at initialisation.
 RUN = [

@@ -17,9 +17,9 @@ from helpers import QUICK, ROOT, cli_env
 from convlab.cli.job import run_job
 from convlab.errors import CheckpointError, ConfigError, RunDirInUseError
 from convlab.run.compose import compose_run
-from convlab.run.history import read_history
-from convlab.run.record import read_results
 from convlab.run.train import train
+from convlab.runfiles.history import read_history
+from convlab.runfiles.results import read_results
 
 # Three full epochs of the MLP on the digits; small batches make each epoch long enough (81 steps) for the kill to
 # land between the first checkpoint and the end of the run. One thread: on a busy 2-core machine two

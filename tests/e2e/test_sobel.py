@@ -10,13 +10,14 @@ import torch
 from PIL import Image
 
 from convlab.cli.job import run_job
+from convlab.cli.summary import Terminal
 from convlab.config.checks import check_config
 from convlab.data import ImageFilterDataModule
 from convlab.data.kernels import convolve, cross_correlate, kernel_from_spec
 from convlab.data.photos import load_grayscale
 from convlab.errors import ConfigError, DataError
-from convlab.run.record import read_results
 from convlab.run.train import train
+from convlab.runfiles.results import read_results
 from convlab.tasks.filter_regression import steps_to_stay_below
 
 QUIET = [
@@ -77,7 +78,7 @@ def test_a_short_run_writes_results_pictures_and_the_kernel_table(compose_cfg, s
             *QUIET,
         ]
     )
-    record = train(cfg)
+    record = train(cfg, Terminal())  # the command line's screen: the kernel table is printed
     run_dir = Path(cfg.paths.output_dir)
     on_disk = read_results(run_dir)  # the results.json contract, including status ok with a test dict
     assert on_disk["status"] == "ok" and on_disk["task"] == "filter" and on_disk["params"] == 9

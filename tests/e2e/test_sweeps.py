@@ -18,7 +18,7 @@ from convlab.cli.precheck import precheck
 from convlab.cli.train import check_train_job as check_job
 from convlab.errors import ConfigError, ConvlabError
 from convlab.report.compare import sweep_job_dirs
-from convlab.run.record import read_results, write_results
+from convlab.runfiles.results import read_results, write_results
 from convlab.sweeps.skip_done import resume_job
 
 REPORT_FILES = [

@@ -16,10 +16,10 @@ from convlab.report.intervals import wilson_interval
 from convlab.run.build import build_datamodule
 from convlab.run.compose import compose_run
 from convlab.run.evaluate import evaluate
-from convlab.run.history import read_history
-from convlab.run.predictions import read_predictions
-from convlab.run.record import read_results
 from convlab.run.train import train
+from convlab.runfiles.history import read_history
+from convlab.runfiles.predictions import read_predictions
+from convlab.runfiles.results import read_results
 
 CONTRACT = {
     "status",

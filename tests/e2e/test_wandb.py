@@ -18,8 +18,8 @@ from convlab.cli.precheck import precheck
 from convlab.cli.train import check_train_job as check_job
 from convlab.errors import ConfigError, ConvlabError
 from convlab.report.compare import sweep_job_dirs
-from convlab.run.predictions import read_predictions
-from convlab.run.record import read_results
+from convlab.runfiles.predictions import read_predictions
+from convlab.runfiles.results import read_results
 from convlab.trackers.wandb_run import wandb_mode
 
 BAD_INTERVAL = "++trainer.val_check_interval"  # the raising_job_with_wandb fixture (conftest.py) sweeps it

@@ -18,7 +18,7 @@ from convlab.checkpoints import save as checkpoint_io
 from convlab.checkpoints.save import AtomicCheckpointIO
 from convlab.fileio import atomic_write
 from convlab.run.build import build_trainer
-from convlab.run.record import read_results, write_results
+from convlab.runfiles.results import read_results, write_results
 
 
 @pytest.mark.parametrize("trainer", ["cpu", "gpu", "ddp"])

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from convlab.data import MnistDataModule, read_digit_csv, read_idx
 from convlab.errors import ConvlabError, DataError
-from convlab.run.record import read_results
+from convlab.runfiles.results import read_results
 
 FUZZ = settings(max_examples=150, deadline=None)
 

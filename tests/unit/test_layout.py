@@ -1,5 +1,5 @@
-"""The package's shape: no import cycles (imports inside functions included), nothing done on import,
-every package says in one line what it holds."""
+"""The package's shape: packages only import the ones below them and no module imports in a circle (imports
+inside functions included), nothing done on import, every package says in one line what it holds."""
 
 from __future__ import annotations
 
@@ -15,6 +15,14 @@ from helpers import ROOT
 import convlab
 
 PACKAGE = ROOT / "src" / "convlab"
+# The house, top to bottom (ARCHITECTURE.md): a package imports from its own layer or the ones below, never above.
+LAYERS = (
+    ("cli",),
+    ("run",),
+    ("tasks", "trackers", "report", "viz", "sweeps", "checkpoints"),
+    ("data", "models"),
+    ("config", "errors", "fileio", "runfiles"),
+)
 
 
 def module_name(path: Path) -> str:
@@ -42,6 +50,41 @@ def import_graph() -> dict[str, set[str]]:
             edges |= {t for t in targets if t in modules and t != name}
         graph[name] = edges
     return graph
+
+
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """The ids of the nodes under ``if TYPE_CHECKING:``: annotations only, nothing imported at run time."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+            skipped |= {id(inner) for statement in node.body for inner in ast.walk(statement)}
+    return skipped
+
+
+def package_imports() -> dict[str, dict[str, str]]:
+    """convlab package -> {package it imports: one module line that does it}, every import counted (inside
+    functions too) except those under ``if TYPE_CHECKING:``. errors.py and fileio.py count as packages."""
+    found: dict[str, dict[str, str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = module_name(path)
+        package = name.split(".")[1] if "." in name else ""
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skipped = _type_checking_only(tree)
+        for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                assert node.level == 0, f"{name}: relative import"  # the graph reads absolute imports only
+                targets = [node.module]
+            else:
+                continue
+            for target in targets:
+                parts = target.split(".")
+                if parts[0] == "convlab" and len(parts) > 1 and parts[1] != package:
+                    found.setdefault(package, {}).setdefault(parts[1], f"{name} line {node.lineno}")
+    return found
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -76,6 +119,42 @@ def test_no_import_cycles_even_through_imports_inside_functions() -> None:
     graph = import_graph()
     assert len(graph) > 50 and "convlab.run.train" in graph["convlab.cli.train"]
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+def test_packages_only_import_their_own_layer_or_the_ones_below() -> None:
+    imports = package_imports()
+    layer = {package: depth for depth, packages in enumerate(LAYERS) for package in packages}
+    on_disk = {module_name(p).split(".")[1] for p in PACKAGE.rglob("*.py") if module_name(p) != "convlab"}
+    assert on_disk == set(layer), "a package missing from LAYERS, or a layer naming no package"
+    assert "" not in imports, "convlab/__init__.py imports nothing: importing any package must not load the rest"
+    upward = [
+        f"{package} -> {target} ({where})"
+        for package, targets in imports.items()
+        for target, where in targets.items()
+        if layer[target] < layer[package]
+    ]
+    assert not upward, "\n".join(upward)
+    assert imports["cli"].keys() >= {"run", "report"} and "runfiles" in imports["report"]  # the graph is read
+
+
+def test_no_package_level_import_cycles_of_any_length() -> None:
+    graph = {package: set(targets) for package, targets in package_imports().items()}
+    graph |= {t: graph.get(t, set()) for targets in list(graph.values()) for t in targets}
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+def test_the_layer_check_sees_imports_inside_functions_but_not_type_checking_ones() -> None:
+    source = """
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:
+    from convlab.cli.job import run_job
+def f():
+    from convlab.run.train import train
+"""
+    tree = ast.parse(source)
+    skipped = _type_checking_only(tree)
+    seen = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and id(n) not in skipped]
+    assert seen == ["typing", "convlab.run.train"]
 
 
 def test_importing_any_module_changes_no_process_state() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from convlab.report.mistakes import mistake_captions, mistakes_png
-from convlab.run.predictions import most_confident_mistakes, read_predictions, write_predictions
+from convlab.runfiles.predictions import most_confident_mistakes, read_predictions, write_predictions
 
 LABEL = np.array([0, 1, 2, 1, 0, 2])
 PRED = np.array([0, 2, 2, 0, 1, 2])  # wrong at 1, 3, 4

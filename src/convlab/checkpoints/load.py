@@ -8,6 +8,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
+
 from convlab.errors import CheckpointError
 
 # What torch's weights-only unpickler says when a file asks for a class or function it will not build.
@@ -61,3 +63,21 @@ def _reason(e: Exception) -> str:
 def run_dir_of(ckpt_path: str | Path) -> Path:
     """<run dir>/checkpoints/x.ckpt -> <run dir>."""
     return Path(ckpt_path).resolve().parent.parent
+
+
+def training_config(ckpt_path: Path, checkpoint: dict[str, Any]) -> tuple[DictConfig, dict[str, str], list[str]]:
+    """The training run's config, group choices and overrides."""
+    run_dir = run_dir_of(ckpt_path)
+    stored = checkpoint.get("convlab") or {}
+    hydra_dir = run_dir / ".hydra"
+    if (hydra_dir / "config.yaml").is_file():
+        cfg = OmegaConf.load(hydra_dir / "config.yaml")
+        hydra_cfg = OmegaConf.load(hydra_dir / "hydra.yaml").hydra if (hydra_dir / "hydra.yaml").is_file() else None
+        choices = dict(hydra_cfg.runtime.choices) if hydra_cfg is not None else {}
+        overrides = list(hydra_cfg.overrides.task) if hydra_cfg is not None else []
+    elif stored.get("config"):
+        cfg = OmegaConf.create(stored["config"])
+        choices, overrides = stored.get("choices", {}), stored.get("overrides", [])
+    else:
+        raise CheckpointError(f"{ckpt_path}: no {hydra_dir / 'config.yaml'} and no config inside the checkpoint")
+    return cfg, {k: str(v) for k, v in choices.items() if v is not None}, overrides

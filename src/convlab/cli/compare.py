@@ -11,7 +11,7 @@ from convlab.config.resolvers import claim_unique_dir
 from convlab.errors import ConvlabError
 from convlab.report.compare import build_comparison, collect_jobs
 from convlab.report.comparison_report import REPORT_HTML, write_comparison_report
-from convlab.run.record import RESULTS_NAME
+from convlab.runfiles.results import RESULTS_NAME
 
 
 def default_out_dir(sources: list[Path]) -> Path:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from convlab.cli.job import run_job
 from convlab.cli.precheck import precheck_or_exit
+from convlab.cli.summary import print_result
 from convlab.config import CONFIG_DIR
 from convlab.errors import ConfigError
 from convlab.run.evaluate import evaluate
@@ -24,7 +26,14 @@ def check_eval(cfg: DictConfig) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def _hydra_main(cfg: DictConfig) -> None:
-    run_job(evaluate, cfg)
+    run_job(evaluate_and_show, cfg)
+
+
+def evaluate_and_show(cfg: DictConfig) -> dict[str, Any]:
+    """Re-test the checkpoint, then print the result block."""
+    record = evaluate(cfg)
+    print_result(record)
+    return record
 
 
 def main() -> None:

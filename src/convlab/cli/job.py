@@ -16,10 +16,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from convlab.cli.exit import EXIT_BAD_INPUT, one_line
+from convlab.cli.summary import job_line
+from convlab.config.runtime import in_multirun, process_rank
 from convlab.errors import ConvlabError, RunDirInUseError, RunInterrupted
-from convlab.report.summary import job_line
-from convlab.run.launch import in_multirun, process_rank
-from convlab.run.record import RESULTS_NAME, describe_run, write_results
+from convlab.run.record import describe_run
+from convlab.runfiles.results import RESULTS_NAME, write_results
 from convlab.trackers.wandb_run import finish_wandb_run
 
 log = logging.getLogger("convlab")

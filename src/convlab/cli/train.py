@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from convlab.cli.job import run_job
 from convlab.cli.precheck import job_overrides, precheck_or_exit
+from convlab.cli.summary import Terminal
 from convlab.config import CONFIG_DIR
 from convlab.config.checks import check_config
 from convlab.config.overrides import NOT_IDENTITY_KEYS, override_key
@@ -34,7 +35,7 @@ def check_train_job(cfg: DictConfig) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> float:
-    record: dict[str, Any] | None = run_job(train, cfg)
+    record: dict[str, Any] | None = run_job(lambda job: train(job, Terminal()), cfg)
     # What a sweeper (Optuna) maximises: validation accuracy, never test. A job that diverged or failed
     # scores 0, the worst accuracy: the study goes on (Hydra's Optuna sweeper stops at a non-number) and
     # steers away from it; its results.json and the report say what happened.

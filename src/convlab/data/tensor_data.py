@@ -212,7 +212,7 @@ class TensorDataModule(pl.LightningDataModule):
 
     def test_fingerprint(self) -> str:
         """A hash of the test images and labels: runs with equal fingerprints were tested on the same samples."""
-        from convlab.run.predictions import test_set_fingerprint
+        from convlab.runfiles.predictions import test_set_fingerprint
 
         return test_set_fingerprint(self.test.images.cpu().numpy(), self.test.labels.cpu().numpy())
 

@@ -25,7 +25,7 @@ from convlab.errors import ConvlabError
 from convlab.report.chance import WARNING_MARK, run_warnings
 from convlab.report.run_files import RunFiles, read_run_files
 from convlab.report.significance import ALPHA, Paired, accuracy_interval, against_best, t_interval
-from convlab.run.record import RESULTS_NAME, read_results
+from convlab.runfiles.results import RESULTS_NAME, read_results
 
 # Overrides that repeat one configuration; jobs differing only in these are aggregated.
 REPEAT_KEYS = ("seed", "dataset.fold")

@@ -1,4 +1,5 @@
-"""Outputs of a filter-regression run: the kernel beside its target, the MSE curve, the output's evolution."""
+"""Outputs of a filter-regression run: the MSE curve and the output's evolution (the kernel table printed at the
+end of the run: convlab.cli.summary)."""
 
 from __future__ import annotations
 
@@ -8,51 +9,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.text import Text
 
 from convlab.fileio import atomic_savefig, atomic_write_text
-from convlab.report.summary import describe_line, print_fields, status_rows
-
-
-def kernel_table(learned: Sequence[Sequence[float]], target: Sequence[Sequence[float]]) -> str:
-    """Learned kernel, target and their difference side by side, then max |learned - target|."""
-    a, b = np.asarray(learned, dtype=float), np.asarray(target, dtype=float)
-    diff = a - b
-    width = 2 + 9 * a.shape[1]
-
-    def row(values: np.ndarray, fmt: str) -> str:
-        return "".join(format(v, fmt).rjust(9) for v in values).ljust(width)
-
-    lines = ["learned".ljust(width) + "target".ljust(width) + "learned - target"]
-    for i in range(a.shape[0]):
-        lines.append(row(a[i], ".4f") + row(b[i], ".4f") + row(diff[i], ".1e"))
-    lines.append(f"max |learned - target| = {np.abs(diff).max():.2e}")
-    return "\n".join(lines)
-
-
-def print_filter_summary(record: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
-    filt = record.get("filter") or {}
-    rows: list[tuple[str, str | Text]] = [("run", describe_line(record))]
-    shape = record.get("image_shape")
-    image = f"{record.get('image')} ({shape[0]}x{shape[1]})" if shape else str(record.get("image"))
-    rows.append(("image", f"{image}, target kernel {filt.get('target_name', '?')}"))
-    if filt.get("steps") is not None:
-        rows.append(("training", f"{filt['steps']} steps in {filt['seconds']:.1f} s"))
-    rows += status_rows(record)
-    if filt.get("mse") is not None:
-        reached = filt.get("steps_to_mse_goal")
-        goal = f"<= {filt['mse_goal']:g} " + (f"from step {reached} on" if reached is not None else "not reached")
-        rows.append(("final MSE", Text.assemble((f"{filt['mse']:.3e}", "bold"), f"  ({goal})")))
-    if filt.get("held_out_mse") is not None:
-        held_out = (record.get("test") or {}).get("held_out", {}).get("image")
-        rows.append(("held-out MSE", f"{filt['held_out_mse']:.3e}  (the learned kernel on {held_out})"))
-    if record.get("run_dir"):
-        rows.append(("run dir", str(record["run_dir"])))
-    print_fields(console, rows)
-    if filt.get("kernel") is not None:
-        console.print(kernel_table(filt["kernel"], filt["target"]), markup=False, highlight=False, soft_wrap=True)
 
 
 def _pyplot() -> Any:

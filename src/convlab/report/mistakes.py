@@ -11,7 +11,7 @@ import numpy as np
 
 from convlab.fileio import atomic_savefig
 from convlab.report.figures import pyplot
-from convlab.run.predictions import Predictions
+from convlab.runfiles.predictions import Predictions
 
 MISTAKES_NAME = "mistakes.png"
 

@@ -7,34 +7,27 @@ parameters and seconds. Per preset: the mean, the sample std and the 95% interva
 seeds, and a verdict: *reproduced* when the published figure is within 0.5 percentage points of the mean or
 inside that interval, else the gap. Then the MLP-vs-CNN comparison over the same runs, and the 8-layer CNN's
 per-class precision/recall/F1 and confusion matrix. Printed and written, atomically, as reproduction.md in
-the sweep directory; ``--from <sweep dir>`` re-writes it from a finished (or interrupted) sweep.
+the sweep directory; ``--from <sweep dir>`` re-writes it from a finished (or interrupted) sweep. The command
+line that runs the presets: convlab.cli.reproduce.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import platform
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
-from convlab.config.overrides import override_key, values_of
-from convlab.errors import ConvlabError
-from convlab.fileio import atomic_write_text
-from convlab.run.record import RESULTS_NAME, read_results
+from convlab.config.overrides import values_of
+from convlab.runfiles.results import RESULTS_NAME, read_results
 
 PRESETS = ("lenet_tutorial", "mlp_keras", "cnn8_article")
 ROOT = Path(__file__).resolve().parents[3]
 TOLERANCE = 0.005  # 0.5 percentage points
-RUN_INFO = "reproduce.json"  # the command line and wall time, for --from
 
 
 def preset_of(overrides: list[str]) -> str | None:
@@ -91,7 +84,7 @@ def verdict(published: float | None, stats: dict[str, Any]) -> str:
     return f"**gap**: convlab {abs(gap):.2f} pp {where} the published figure{interval}"
 
 
-def _ok(row: dict[str, Any]) -> list[dict[str, Any]]:
+def ok_runs(row: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in row["records"] if r["status"] == "ok"]
 
 
@@ -108,7 +101,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         published = row["published"]
         pub = f"{published['text']} on {published['dataset']}" if published else "?"
-        ok = _ok(row)
+        ok = ok_runs(row)
         if not ok:
             first = row["records"][0] if row["records"] else None
             why = f"{first['status']}: {first.get('error', '')}" if first else "not run"
@@ -138,7 +131,7 @@ def mlp_vs_cnn_table(rows: list[dict[str, Any]]) -> str:
         "|---|---|---:|---:|---:|---:|",
     ]
     for row in rows:
-        ok = _ok(row)
+        ok = ok_runs(row)
         if not ok:
             continue
         record = ok[0]
@@ -198,10 +191,10 @@ def reproduction_markdown(rows: list[dict[str, Any]], command: str, wall_seconds
         "confusion matrix and checkpoints.",
         "",
     ]
-    if sum(1 for row in rows if _ok(row)) > 1:
+    if sum(1 for row in rows if ok_runs(row)) > 1:
         parts += ["## MLP against CNN", "", mlp_vs_cnn_table(rows), ""]
     for row in rows:
-        ok = _ok(row)
+        ok = ok_runs(row)
         if row["preset"] == "cnn8_article" and ok:
             record = ok[0]
             parts += [
@@ -215,110 +208,3 @@ def reproduction_markdown(rows: list[dict[str, Any]], command: str, wall_seconds
                 "",
             ]
     return "\n".join(parts)
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="reproduce.py",
-        description="Run the published presets and compare: python scripts/reproduce.py [--seeds N] [overrides]",
-    )
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every preset, e.g. dataset=digits")
-    parser.add_argument("--presets", default=",".join(PRESETS), help=f"comma-separated (default {','.join(PRESETS)})")
-    parser.add_argument("--seeds", type=int, default=1, help="run every preset with seed=0..N-1 (default 1: seed=0)")
-    parser.add_argument("--out", default=None, help="sweep directory (default outputs/reproduce/<date>_<time>)")
-    parser.add_argument("--from", dest="from_dir", default=None, help="only re-write the table of this sweep")
-    args = parser.parse_args(argv)
-    args.presets = tuple(p.strip() for p in args.presets.split(",") if p.strip())
-    return args
-
-
-def write_report(sweep_dir: Path, presets: tuple[str, ...], command: str, info: dict[str, Any]) -> list:
-    from convlab.cli.exit import fail
-
-    try:
-        rows = collect_rows(sweep_dir, presets)
-    except ConvlabError as e:
-        fail(str(e))
-    for row in rows:
-        walls = info.get("wall_per_run", {}).get(row["preset"], [])
-        row["wall_per_run"] = sum(walls) / len(walls) if walls else None
-    text = reproduction_markdown(rows, command, info.get("wall"))
-    path = atomic_write_text(sweep_dir / "reproduction.md", text)
-    print(markdown_table(rows))
-    print(f"\nwritten to {path}")
-    return rows
-
-
-def main(argv: list[str] | None = None) -> int:
-    from convlab.cli.exit import fail
-    from convlab.cli.precheck import precheck
-    from convlab.config.checks import check_config
-    from convlab.config.resolvers import unique_dir
-
-    args = parse_args(argv)
-    if args.from_dir:
-        sweep_dir = Path(args.from_dir)
-        info_file = sweep_dir / RUN_INFO
-        if not sweep_dir.is_dir():
-            fail(f"--from {sweep_dir}: no such directory")
-        info = json.loads(info_file.read_text()) if info_file.is_file() else {}
-        presets = tuple(info.get("presets", args.presets))
-        rows = write_report(sweep_dir, presets, info.get("command", "python scripts/reproduce.py"), info)
-        return 0 if all(_ok(r) for r in rows) else 1
-    overrides = list(args.overrides)
-    try:
-        keys = [override_key(o) for o in overrides]
-    except ConvlabError as e:
-        fail(str(e))
-    if "experiment" in keys or "hydra.sweep.dir" in keys:
-        fail("reproduce.py chooses experiment= and hydra.sweep.dir itself; use --presets and --out")
-    if args.seeds < 1:
-        fail(f"--seeds {args.seeds}: must be at least 1")
-    if args.seeds > 1 and "seed" in keys:
-        fail("--seeds N sets seed=0..N-1 itself; give either --seeds or seed=")
-    # One multirun per (seed, preset), the preset fixed on its command line so that its own dataset is composed
-    # with the overrides (a swept experiment= would compose them with the default dataset first). Seeds
-    # outermost: an interrupted reproduction has every preset's first seeds before the later ones.
-    seeds = [[f"seed={s}"] for s in range(args.seeds)] if args.seeds > 1 else [[]]
-    launches = [(p, ["-m", f"experiment={p}", *seed, *overrides]) for seed in seeds for p in args.presets]
-    try:
-        for _, launch in launches[: len(args.presets)]:  # every job composed and checked before anything runs
-            precheck(launch, "config", check_config)
-    except ConvlabError as e:
-        fail(str(e))
-    base = args.out or str(Path("outputs") / "reproduce" / time.strftime("%Y-%m-%d_%H-%M-%S"))
-    sweep_dir = Path(unique_dir(base))  # created atomically: never an earlier reproduction's directory
-    shown = " ".join(["python scripts/reproduce.py", *_shown_args(args)])
-    info = {"command": shown, "presets": list(args.presets), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    info["wall_per_run"] = {p: [] for p in args.presets}  # seconds of each train.py process, start to exit
-    atomic_write_text(sweep_dir / RUN_INFO, json.dumps(info, indent=2))
-    start = time.perf_counter()
-    for preset, launch in launches:
-        began = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(ROOT / "train.py"), *launch, f"hydra.sweep.dir={sweep_dir}"])
-        info["wall_per_run"][preset].append(time.perf_counter() - began)
-        atomic_write_text(sweep_dir / RUN_INFO, json.dumps(info, indent=2))
-        if proc.returncode != 0 and not any(sweep_dir.glob(f"*/{RESULTS_NAME}")):
-            # train.py has printed its one-line reason; nothing ran
-            shutil.rmtree(sweep_dir)
-            return proc.returncode
-    info["wall"] = time.perf_counter() - start
-    atomic_write_text(sweep_dir / RUN_INFO, json.dumps(info, indent=2))
-    rows = write_report(sweep_dir, args.presets, shown, info)
-    failed = [r for r in rows if not _ok(r) or len(_ok(r)) < len(r["records"])]
-    if failed:
-        first = failed[0]
-        bad = next((r for r in first["records"] if r["status"] != "ok"), None)
-        reason = bad.get("error", bad["status"]) if bad else "did not run"
-        print(f"convlab: error: {first['preset']}: {reason}", file=sys.stderr, flush=True)
-        return 1
-    return 0
-
-
-def _shown_args(args: argparse.Namespace) -> list[str]:
-    shown = list(args.overrides)
-    if args.seeds > 1:
-        shown += ["--seeds", str(args.seeds)]
-    if args.presets != PRESETS:
-        shown += ["--presets", ",".join(args.presets)]
-    return shown

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from convlab.errors import ConvlabError
-from convlab.run.history import HISTORY_NAME, read_history
-from convlab.run.predictions import PREDICTIONS_NAME, Predictions, read_predictions
+from convlab.runfiles.history import HISTORY_NAME, read_history
+from convlab.runfiles.predictions import PREDICTIONS_NAME, Predictions, read_predictions
 
 
 @dataclass

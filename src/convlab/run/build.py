@@ -6,26 +6,11 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
-from lightning_fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
+from convlab.config.instantiate import make
 from convlab.config.overrides import command_line_overrides, group_choices
-from convlab.errors import ConfigError, ConvlabError
-
-
-def make(node: DictConfig, key: str, **kwargs: Any) -> Any:
-    """instantiate(node), unwrapping Hydra's wrapper so a user error stays one clear line."""
-    try:
-        return instantiate(node, **kwargs)
-    except InstantiationException as e:
-        cause = e.__cause__
-        if isinstance(cause, ConvlabError):
-            raise cause from None
-        if isinstance(cause, (TypeError, ValueError, MisconfigurationException)):
-            raise ConfigError(f"{key}: {cause}") from None
-        raise
+from convlab.errors import ConfigError
 
 
 def build_datamodule(cfg: DictConfig) -> pl.LightningDataModule:

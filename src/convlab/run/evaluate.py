@@ -11,33 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
-from convlab.checkpoints.load import load_checkpoint, run_dir_of
+from convlab.checkpoints.load import load_checkpoint, run_dir_of, training_config
 from convlab.config.checks import check_config
 from convlab.config.overrides import GROUPS
 from convlab.errors import CheckpointError
 from convlab.report.chance import store_warnings
 from convlab.run.environment import setup_runtime
-from convlab.run.record import describe_run, write_results
-
-
-def training_config(ckpt_path: Path, checkpoint: dict[str, Any]) -> tuple[DictConfig, dict[str, str], list[str]]:
-    """The training run's config, group choices and overrides."""
-    run_dir = run_dir_of(ckpt_path)
-    stored = checkpoint.get("convlab") or {}
-    hydra_dir = run_dir / ".hydra"
-    if (hydra_dir / "config.yaml").is_file():
-        cfg = OmegaConf.load(hydra_dir / "config.yaml")
-        hydra_cfg = OmegaConf.load(hydra_dir / "hydra.yaml").hydra if (hydra_dir / "hydra.yaml").is_file() else None
-        choices = dict(hydra_cfg.runtime.choices) if hydra_cfg is not None else {}
-        overrides = list(hydra_cfg.overrides.task) if hydra_cfg is not None else []
-    elif stored.get("config"):
-        cfg = OmegaConf.create(stored["config"])
-        choices, overrides = stored.get("choices", {}), stored.get("overrides", [])
-    else:
-        raise CheckpointError(f"{ckpt_path}: no {hydra_dir / 'config.yaml'} and no config inside the checkpoint")
-    return cfg, {k: str(v) for k, v in choices.items() if v is not None}, overrides
+from convlab.run.record import describe_run
+from convlab.runfiles.results import write_results
 
 
 def evaluate(eval_cfg: DictConfig) -> dict[str, Any]:
@@ -89,5 +72,4 @@ def evaluate(eval_cfg: DictConfig) -> dict[str, Any]:
     record.update(task.write_data(out_dir))  # predictions.npz: results.json names only files that exist
     write_results(out_dir, record)
     task.write_outputs(out_dir, record)
-    task.print_summary(record)
     return record

@@ -18,17 +18,6 @@ from convlab.errors import ConfigError
 PROCESS_PER_DEVICE_LAUNCHERS = ("SlurmLauncher",)
 # Hydra's launcher that runs a multirun's jobs in the calling process, one after another.
 BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
-# Lightning's order for finding a process's global rank before the trainer exists.
-RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
-
-
-def process_rank() -> int:
-    """This process's global rank as its launcher set it in the environment (0 for a plain run)."""
-    for name in RANK_VARIABLES:
-        value = os.environ.get(name, "")
-        if value.isdigit():
-            return int(value)
-    return 0
 
 
 def launched_by_distributed_launcher() -> bool:
@@ -101,12 +90,3 @@ def _check_writable(key: str, path: str | None) -> None:
         raise ConfigError(f"{key}={path}: cannot create it, {existing} is a file; choose a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"{key}={path}: {existing} is not writable; choose a directory you can write to")
-
-
-def in_multirun() -> bool:
-    """Whether this job is one of a Hydra multirun (``-m``): its output is one line, the sweep's report the rest.
-    False for a single run and for a config composed without Hydra's runtime (tests, the benchmark)."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

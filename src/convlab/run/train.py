@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,9 +26,9 @@ from convlab.errors import ConvlabError, DivergedError, RunInterrupted
 from convlab.fileio import atomic_write_text
 from convlab.report.chance import store_warnings
 from convlab.run.environment import busy_cores_at_start, busy_machine_note, setup_runtime
-from convlab.run.history import read_history
-from convlab.run.launch import in_multirun
-from convlab.run.record import check_unused_run_dir, describe_run, write_results
+from convlab.run.record import check_unused_run_dir, describe_run
+from convlab.runfiles.history import read_history
+from convlab.runfiles.results import write_results
 from convlab.sweeps.skip_done import resume_job
 
 log = logging.getLogger("convlab")
@@ -37,19 +37,29 @@ MODEL_SUMMARY_NAME = "model_summary.txt"
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
+class Screen(Protocol):
+    """What a run shows a person (convlab.cli.summary.Terminal): a header before training, the result block after."""
+
+    interactive: bool  # a person watches: progress bar and Lightning's model summary on
+
+    def header(self, record: dict[str, Any]) -> None: ...
+
+    def result(self, record: dict[str, Any]) -> None: ...
+
+
+def train(cfg: DictConfig, screen: Screen | None = None) -> dict[str, Any]:
     """Train and test one configuration; write results.json and the task's pictures into its run dir.
 
     With skip_done=true, a job that finished ok in an earlier run of its sweep returns that record instead.
     Ctrl-C leaves results.json with status interrupted (and a checkpoint to resume from), then raises
-    RunInterrupted. A single run prints a header and its result block; a sweep's job prints nothing itself.
+    RunInterrupted. ``screen`` (the command line's convlab.cli.summary.Terminal) shows the header and the result
+    block; without one the run prints nothing.
     """
     import torch  # heavy imports wait until a run really starts: the pre-check must stay quick
 
     from convlab.checkpoints.save import CheckpointOnInterrupt
     from convlab.models import count_parameters
     from convlab.models.flops import forward_flops
-    from convlab.report.summary import plain_text, print_header, terminal_console
     from convlab.run.build import build_callbacks, build_datamodule, build_task, build_trainer
     from convlab.trackers.final import log_final_results
 
@@ -63,11 +73,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     check_unused_run_dir(out_dir)
     resume = resume_checkpoint(cfg)  # loaded weights_only and checked before any data is read
     record = describe_run(cfg)
-    console = None if in_multirun() else terminal_console()  # a sweep prints one line per job (convlab.cli.job)
+    interactive = screen is not None and screen.interactive  # else a sweep's job or a direct call: no bar
     if resume:
         record["resumed_from"] = str(resume[0])
-    if console:
-        print_header(record, console)
+    if screen is not None:
+        screen.header(record)
 
     # build
     if note := busy_machine_note():  # timings of this run will be slower than the machine's own
@@ -80,11 +90,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         check_resumable(resume[1], task, resume[0])
         task.history = _history_before(resume[0], int(resume[1].get("global_step", 0)))
     # A bar's redraws go to stdout; in a log file (stdout not a terminal) they would be lines of carriage returns.
-    bar = console is not None and sys.stdout.isatty()
-    callbacks = build_callbacks(cfg, console=console is not None, progress_bar=bar)
+    bar = interactive and sys.stdout.isatty()
+    callbacks = build_callbacks(cfg, console=interactive, progress_bar=bar)
     callbacks.append(CheckpointOnInterrupt(out_dir / LAST_CHECKPOINT))
-    quiet = {} if console else {"enable_progress_bar": False, "enable_model_summary": False}
-    if console and not bar:
+    quiet = {} if interactive else {"enable_progress_bar": False, "enable_model_summary": False}
+    if interactive and not bar:
         quiet["enable_progress_bar"] = False
     trainer = build_trainer(cfg, callbacks=callbacks, **quiet)
     if trainer.is_global_zero:
@@ -152,9 +162,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         write_results(out_dir, record)
         task.write_outputs(out_dir, record)
         log_final_results(trainer.loggers, record, out_dir)
-        log.info("summary\n%s", plain_text(lambda c: task.print_summary(record, c)))  # train.log's copy
-        if console:
-            task.print_summary(record, console)
+        if screen is not None:
+            screen.result(record)
     if record["status"] == "interrupted":
         raise RunInterrupted(record)
     return record

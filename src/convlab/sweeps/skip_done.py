@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from convlab.config.overrides import command_line_overrides, job_identity, override_key, values_of
 from convlab.errors import ConfigError
-from convlab.run.record import RESULTS_NAME, read_results
+from convlab.runfiles.results import RESULTS_NAME, read_results
 
 log = logging.getLogger("convlab")
 

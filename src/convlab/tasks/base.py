@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 
 import pytorch_lightning as pl
 import torch
-from rich.console import Console
 from torch import nn
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
@@ -24,7 +23,7 @@ class Task(pl.LightningModule):
       and losses list the kinds they suit (``task_kinds``), and the config check pairs them.
     - ``train_samples`` / ``train_loop_seconds``: the training loop's own throughput figures.
     - ``val_results``: the last validation's figures after ``trainer.fit`` (results.json's ``val``), or None.
-    - ``history``: one row per finished epoch (convlab.run.history's columns); a resumed run starts with the rows
+    - ``history``: one row per finished epoch (convlab.runfiles.history's columns); a resumed run starts with the rows
       of the run it resumes. A task that keeps it rewrites ``run_dir``/history.csv after every epoch.
     - ``run_dir``: the run directory while training (set by convlab.run.train), else None.
     - ``test_results``: after ``trainer.test``, the ``test`` section of results.json.
@@ -32,7 +31,6 @@ class Task(pl.LightningModule):
     - ``write_data(out_dir)``: the data files results.json names (history, predictions), written before it;
       returns the keys that name them.
     - ``write_outputs(out_dir, record)``: its pictures, once results.json exists.
-    - ``print_summary(record, console)``: the end-of-run result block (the terminal's, and train.log's copy).
     - ``checkpoint_meta``: the resolved config, choices and overrides (set by convlab.run.build), stored in
       every checkpoint so eval and resume can rebuild the run.
     """
@@ -78,7 +76,4 @@ class Task(pl.LightningModule):
         return {}
 
     def write_outputs(self, out_dir: Path, record: dict[str, Any]) -> None:
-        raise NotImplementedError
-
-    def print_summary(self, record: dict[str, Any], console: Console | None = None) -> None:
         raise NotImplementedError

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.console import Console
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
@@ -24,8 +23,8 @@ from torchmetrics.classification import (
 
 from convlab.errors import DivergedError
 from convlab.report.intervals import wilson_interval
-from convlab.run.history import HISTORY_NAME, write_history
-from convlab.run.predictions import PREDICTIONS_NAME, read_predictions, write_predictions
+from convlab.runfiles.history import HISTORY_NAME, write_history
+from convlab.runfiles.predictions import PREDICTIONS_NAME, read_predictions, write_predictions
 from convlab.tasks.base import OptimizerFactory, SchedulerFactory, Task
 
 log = logging.getLogger("convlab")
@@ -273,11 +272,6 @@ class ClassificationTask(Task):
             mistakes_png(
                 read_predictions(out_dir / record["predictions"]), record["class_names"], out_dir / MISTAKES_NAME
             )
-
-    def print_summary(self, record: dict[str, Any], console: Console | None = None) -> None:
-        from convlab.report.summary import print_summary
-
-        print_summary(record, console)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Only plain containers go in: the checkpoint must load with torch.load(weights_only=True).

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.console import Console
 from torch import nn
 
 from convlab.errors import DivergedError
@@ -175,12 +174,6 @@ class FilterRegression(Task):
             mse_curve_png(curve, out_dir / "mse_curve.png", goal=MSE_GOAL, title=self.target_name)
         if self.snapshots and self.target_image is not None:
             evolution_png(self.snapshots, curve, self.target_image, out_dir / "evolution.png")
-
-    def print_summary(self, record: dict[str, Any], console: Console | None = None) -> None:
-        """The kernel beside its target, and the MSE reached."""
-        from convlab.report.filter_outputs import print_filter_summary
-
-        print_filter_summary(record, console)
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -24,8 +24,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 from convlab.errors import ConfigError
-from convlab.run.predictions import read_predictions
-from convlab.run.record import RESULTS_NAME, read_results
+from convlab.runfiles.predictions import read_predictions
+from convlab.runfiles.results import RESULTS_NAME, read_results
 
 log = logging.getLogger("convlab")
 

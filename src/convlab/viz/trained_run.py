@@ -1,6 +1,6 @@
 """A trained run's model, rebuilt from its own config, and the inputs to show it.
 
-The config comes from the run (``convlab.run.evaluate.training_config``: <run dir>/.hydra/config.yaml or the
+The config comes from the run (``convlab.checkpoints.load.training_config``: <run dir>/.hydra/config.yaml or the
 copy inside the checkpoint) and the weights from ``load_checkpoint`` (torch.load with weights_only=True).
 """
 
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
-from convlab.checkpoints.load import load_checkpoint, run_dir_of
+from convlab.checkpoints.load import load_checkpoint, run_dir_of, training_config
 from convlab.errors import CheckpointError, ConfigError
 
 DEFAULT_CHECKPOINT = Path("checkpoints") / "last.ckpt"
@@ -46,8 +46,7 @@ def checkpoint_of(path: str | Path) -> Path:
 
 def load_trained_run(path: str | Path) -> TrainedRun:
     """The run's model with its trained weights, in eval mode, and the run's config (paths resolved to it)."""
-    from convlab.run.build import make
-    from convlab.run.evaluate import training_config
+    from convlab.config.instantiate import make
 
     ckpt = checkpoint_of(path)
     checkpoint = load_checkpoint(ckpt)
@@ -69,7 +68,7 @@ def load_trained_run(path: str | Path) -> TrainedRun:
 
 def build_data(cfg: DictConfig) -> Any:
     """The run's data module, constructed but not loaded (cheap: normalisation constants, kernel...)."""
-    from convlab.run.build import make
+    from convlab.config.instantiate import make
 
     return make(cfg.dataset, "dataset")
 

@@ -1,22 +1,45 @@
-"""What a run prints on the terminal: the header before training, the result block after it, and the one
-line per job of a sweep. Paths and commands are never wrapped or cut, whatever the terminal's width (Rich
-cuts lines at 80 columns when stdout is a pipe or a file)."""
+"""What a run prints on the terminal: the header before training, the result block after it (a classifier's
+figures or a filter run's kernel), and the one line per job of a sweep. Paths and commands are never wrapped or
+cut, whatever the terminal's width (Rich cuts lines at 80 columns when stdout is a pipe or a file)."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from convlab.config.runtime import in_multirun
 from convlab.report.chance import WARNING_MARK, run_warnings
 from convlab.report.confusion import row_normalize
 
+log = logging.getLogger(__name__)
+
 LABEL_WIDTH = 14
+
+
+class Terminal:
+    """A job's screen (convlab.run.train.Screen): a single run shows its header and result block; a sweep's job
+    shows nothing itself (convlab.cli.job prints its one line). Either way train.log gets the block's plain copy."""
+
+    def __init__(self) -> None:
+        self.console = None if in_multirun() else terminal_console()
+        self.interactive = self.console is not None
+
+    def header(self, record: dict[str, Any]) -> None:
+        if self.console is not None:
+            print_header(record, self.console)
+
+    def result(self, record: dict[str, Any]) -> None:
+        log.info("summary\n%s", plain_text(lambda c: print_result(record, c)))  # train.log's copy
+        if self.console is not None:
+            print_result(record, self.console)
 
 
 def print_fields(console: Console, rows: list[tuple[str, str | Text]]) -> None:
@@ -84,6 +107,51 @@ def print_summary(results: dict[str, Any], console: Console | None = None) -> No
     print_fields(console, rows)
     if test:
         console.print(confusion_table(test["confusion_matrix"], results["class_names"]))
+
+
+def print_result(record: dict[str, Any], console: Console | None = None) -> None:
+    """The end-of-run block of the run's kind: a filter run's kernel, else the classifier's figures."""
+    (print_filter_summary if record.get("task") == "filter" else print_summary)(record, console)
+
+
+def kernel_table(learned: Sequence[Sequence[float]], target: Sequence[Sequence[float]]) -> str:
+    """Learned kernel, target and their difference side by side, then max |learned - target|."""
+    a, b = np.asarray(learned, dtype=float), np.asarray(target, dtype=float)
+    diff = a - b
+    width = 2 + 9 * a.shape[1]
+
+    def row(values: np.ndarray, fmt: str) -> str:
+        return "".join(format(v, fmt).rjust(9) for v in values).ljust(width)
+
+    lines = ["learned".ljust(width) + "target".ljust(width) + "learned - target"]
+    for i in range(a.shape[0]):
+        lines.append(row(a[i], ".4f") + row(b[i], ".4f") + row(diff[i], ".1e"))
+    lines.append(f"max |learned - target| = {np.abs(diff).max():.2e}")
+    return "\n".join(lines)
+
+
+def print_filter_summary(record: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    filt = record.get("filter") or {}
+    rows: list[tuple[str, str | Text]] = [("run", describe_line(record))]
+    shape = record.get("image_shape")
+    image = f"{record.get('image')} ({shape[0]}x{shape[1]})" if shape else str(record.get("image"))
+    rows.append(("image", f"{image}, target kernel {filt.get('target_name', '?')}"))
+    if filt.get("steps") is not None:
+        rows.append(("training", f"{filt['steps']} steps in {filt['seconds']:.1f} s"))
+    rows += status_rows(record)
+    if filt.get("mse") is not None:
+        reached = filt.get("steps_to_mse_goal")
+        goal = f"<= {filt['mse_goal']:g} " + (f"from step {reached} on" if reached is not None else "not reached")
+        rows.append(("final MSE", Text.assemble((f"{filt['mse']:.3e}", "bold"), f"  ({goal})")))
+    if filt.get("held_out_mse") is not None:
+        held_out = (record.get("test") or {}).get("held_out", {}).get("image")
+        rows.append(("held-out MSE", f"{filt['held_out_mse']:.3e}  (the learned kernel on {held_out})"))
+    if record.get("run_dir"):
+        rows.append(("run dir", str(record["run_dir"])))
+    print_fields(console, rows)
+    if filt.get("kernel") is not None:
+        console.print(kernel_table(filt["kernel"], filt["target"]), markup=False, highlight=False, soft_wrap=True)
 
 
 def confusion_table(cm: list[list[int]], class_names: list[str]) -> Table:
