@@ -18,7 +18,9 @@ from convlab.checkpoints.load import load_checkpoint, run_dir_of
 from convlab.config.checks import LAST, check_ckpt_path
 from convlab.errors import CheckpointError, ConfigError
 
-log = logging.getLogger("convlab")
+log = logging.getLogger(__name__)
+
+Resume = tuple[Path, dict[str, Any]]  # the checkpoint a run continues from, and its contents
 
 LAST_CHECKPOINT_GLOB = "**/checkpoints/last.ckpt"
 # Keys that say where a run writes or what it resumes from, not what it computes.
@@ -26,7 +28,7 @@ NOT_IDENTITY = ("hydra", "ckpt_path")
 RUN_DIR_PLACEHOLDER = "<run dir>"
 
 
-def resume_checkpoint(cfg: DictConfig) -> tuple[Path, dict[str, Any]] | None:
+def resume_checkpoint(cfg: DictConfig) -> Resume | None:
     """The checkpoint this run continues from and its contents (tensors memory-mapped), or None."""
     value = OmegaConf.select(cfg, "ckpt_path", default=None)
     if value is None:

@@ -17,18 +17,12 @@ from convlab.checkpoints.load import load_checkpoint, run_dir_of, training_confi
 from convlab.config.checks import check_config
 from convlab.config.overrides import GROUPS
 from convlab.errors import CheckpointError
-from convlab.report.chance import store_warnings
 from convlab.run.environment import setup_runtime
-from convlab.run.record import describe_run
-from convlab.runfiles.results import write_results
+from convlab.run.record import describe_run, model_figures, record_test, write_run
 
 
 def evaluate(eval_cfg: DictConfig) -> dict[str, Any]:
     """Test ``eval_cfg.ckpt_path`` on its run's test split; results.json in ``eval_cfg.paths.output_dir``."""
-    import torch
-
-    from convlab.models import count_parameters
-    from convlab.models.flops import forward_flops
     from convlab.run.build import build_datamodule, build_task, build_trainer
 
     ckpt_path = Path(eval_cfg.ckpt_path)
@@ -50,26 +44,13 @@ def evaluate(eval_cfg: DictConfig) -> dict[str, Any]:
         raise CheckpointError(
             f"{ckpt_path}: weights do not fit the model of its config ({str(e).splitlines()[0]})"
         ) from None
-    example = task.example_input_array
-    flops = forward_flops(task.model, example) if isinstance(example, torch.Tensor) else None
-    with open_dict(cfg):
+    record.update(model_figures(task, datamodule), epochs=checkpoint.get("epoch", 0) + 1)
+    with open_dict(cfg):  # one process tests the whole split, however the run was trained
         cfg.trainer.pop("strategy", None)
         cfg.trainer.devices = 1
     trainer = build_trainer(cfg, logger=False, callbacks=[], enable_checkpointing=False, enable_model_summary=False)
     trainer.test(task, datamodule=datamodule, verbose=False)
-    record.update(
-        status="ok",
-        params=count_parameters(task.model),
-        flops_per_sample=flops,
-        epochs=checkpoint.get("epoch", 0) + 1,
-        checkpoint=str(ckpt_path.resolve()),
-        evaluated_run=str(run_dir_of(ckpt_path)),
-        test=task.test_results,
-        **datamodule.describe(),
-        **task.extra_results(),
-    )
-    store_warnings(record)
-    record.update(task.write_data(out_dir))  # predictions.npz: results.json names only files that exist
-    write_results(out_dir, record)
-    task.write_outputs(out_dir, record)
+    record.update(checkpoint=str(ckpt_path.resolve()), evaluated_run=str(run_dir_of(ckpt_path)))
+    record_test(record, task)
+    write_run(out_dir, record, task)
     return record

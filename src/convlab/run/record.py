@@ -1,5 +1,6 @@
-"""What a run's results.json says before training: what ran, with which overrides, versions and source tree;
-and the refusal of a run directory that holds another run (the format itself: convlab.runfiles.results)."""
+"""A run's record as training and evaluation build it: what ran (before training), the model's and the test's
+figures, and the ending both share (the data files, results.json, pictures, trackers). The refusal of a run
+directory that holds another run. The format itself: convlab.runfiles.results."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from convlab.config.overrides import command_line_overrides, group_choices
 from convlab.errors import RunDirInUseError
-from convlab.runfiles.results import RESULTS_NAME
+from convlab.report.chance import store_warnings
+from convlab.runfiles.results import RESULTS_NAME, write_results
 
 
 def describe_run(cfg: DictConfig) -> dict[str, Any]:
@@ -73,3 +75,35 @@ def git_commit(cwd: str | Path | None = None) -> str | None:
         return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def model_figures(task: Any, datamodule: Any) -> dict[str, Any]:
+    """Trainable parameters, forward FLOPs per sample, the data's split sizes and class names."""
+    import torch
+
+    from convlab.models import count_parameters
+    from convlab.models.flops import forward_flops
+
+    example = task.example_input_array
+    return {
+        "params": count_parameters(task.model),
+        "flops_per_sample": forward_flops(task.model, example) if isinstance(example, torch.Tensor) else None,
+        **datamodule.describe(),
+    }
+
+
+def record_test(record: dict[str, Any], task: Any) -> None:
+    """A finished test: status ok, the task's test figures and extra keys, and the warnings they call for."""
+    record.update(status="ok", test=task.test_results, **task.extra_results())
+    store_warnings(record)
+
+
+def write_run(out_dir: Path, record: dict[str, Any], task: Any, loggers: Any = ()) -> None:
+    """The data files results.json names (only files that exist), results.json, then what is drawn or sent from it."""
+    from convlab.trackers.final import log_final_results
+
+    record.update(task.write_data(out_dir))
+    write_results(out_dir, record)
+    task.write_outputs(out_dir, record)
+    if loggers:
+        log_final_results(loggers, record, out_dir)

@@ -19,16 +19,14 @@ from typing import Any, Protocol
 from omegaconf import DictConfig, OmegaConf
 
 from convlab.checkpoints.load import run_dir_of
-from convlab.checkpoints.resume import check_resumable, resume_checkpoint
+from convlab.checkpoints.resume import Resume, check_resumable, resume_checkpoint
 from convlab.config.checks import check_config
 from convlab.config.overrides import NOT_IDENTITY_KEYS, override_key
 from convlab.errors import ConvlabError, DivergedError, RunInterrupted
 from convlab.fileio import atomic_write_text
-from convlab.report.chance import store_warnings
 from convlab.run.environment import busy_cores_at_start, busy_machine_note, setup_runtime
-from convlab.run.record import check_unused_run_dir, describe_run
+from convlab.run.record import check_unused_run_dir, describe_run, model_figures, record_test, write_run
 from convlab.runfiles.history import read_history
-from convlab.runfiles.results import write_results
 from convlab.sweeps.skip_done import resume_job
 
 log = logging.getLogger("convlab")
@@ -48,38 +46,52 @@ class Screen(Protocol):
 
 
 def train(cfg: DictConfig, screen: Screen | None = None) -> dict[str, Any]:
-    """Train and test one configuration; write results.json and the task's pictures into its run dir.
+    """Train and test one configuration: check -> build -> fit -> test -> record (results.json, pictures, trackers).
 
     With skip_done=true, a job that finished ok in an earlier run of its sweep returns that record instead.
     Ctrl-C leaves results.json with status interrupted (and a checkpoint to resume from), then raises
     RunInterrupted. ``screen`` (the command line's convlab.cli.summary.Terminal) shows the header and the result
     block; without one the run prints nothing.
     """
-    import torch  # heavy imports wait until a run really starts: the pre-check must stay quick
-
-    from convlab.checkpoints.save import CheckpointOnInterrupt
-    from convlab.models import count_parameters
-    from convlab.models.flops import forward_flops
-    from convlab.run.build import build_callbacks, build_datamodule, build_task, build_trainer
-    from convlab.trackers.final import log_final_results
-
     done = resume_job(cfg)
     if done is not None:
         return done
+    out_dir, resume, record = _check(cfg)
+    if screen is not None:
+        screen.header(record)
+    datamodule, task, trainer = _build(cfg, out_dir, resume, interactive=screen is not None and screen.interactive)
+    record.update(model_figures(task, datamodule), **_machine_figures())
+    _fit(trainer, task, datamodule, resume, record)
+    if record["status"] not in ("diverged", "interrupted"):
+        _test(trainer, task, datamodule, record)
+    if record["status"] == "interrupted":
+        _record_interruption(record, out_dir / LAST_CHECKPOINT)
+    if trainer.is_global_zero:
+        write_run(out_dir, record, task, trainer.loggers)
+        if screen is not None:
+            screen.result(record)
+    if record["status"] == "interrupted":
+        raise RunInterrupted(record)
+    return record
 
-    # check: everything that needs no data (a no-op when the command-line pre-check passed this config)
+
+def _check(cfg: DictConfig) -> tuple[Path, Resume | None, dict[str, Any]]:
+    """Everything that needs no data (a no-op when the command-line pre-check passed this config), the checkpoint
+    to resume from (loaded weights_only and checked before any data is read), and the record so far."""
     check_config(cfg)
     out_dir = Path(cfg.paths.output_dir)
     check_unused_run_dir(out_dir)
-    resume = resume_checkpoint(cfg)  # loaded weights_only and checked before any data is read
+    resume = resume_checkpoint(cfg)
     record = describe_run(cfg)
-    interactive = screen is not None and screen.interactive  # else a sweep's job or a direct call: no bar
     if resume:
         record["resumed_from"] = str(resume[0])
-    if screen is not None:
-        screen.header(record)
+    return out_dir, resume, record
 
-    # build
+
+def _build(cfg: DictConfig, out_dir: Path, resume: Resume | None, interactive: bool) -> tuple[Any, Any, Any]:
+    """Data, task and trainer, in that order; the resumed run's epochs; the model summary and the loggers' config."""
+    from convlab.run.build import build_datamodule, build_task
+
     if note := busy_machine_note():  # timings of this run will be slower than the machine's own
         log.warning(note)
     setup_runtime(cfg)
@@ -89,29 +101,42 @@ def train(cfg: DictConfig, screen: Screen | None = None) -> dict[str, Any]:
     if resume:
         check_resumable(resume[1], task, resume[0])
         task.history = _history_before(resume[0], int(resume[1].get("global_step", 0)))
+    trainer = _trainer(cfg, out_dir, interactive)
+    if trainer.is_global_zero:
+        write_model_summary(task, out_dir / MODEL_SUMMARY_NAME)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    return datamodule, task, trainer
+
+
+def _trainer(cfg: DictConfig, out_dir: Path, interactive: bool) -> Any:
+    """The trainer with the config's callbacks and a checkpoint on Ctrl-C; a progress bar and Lightning's model
+    summary only when a person watches."""
+    from convlab.checkpoints.save import CheckpointOnInterrupt
+    from convlab.run.build import build_callbacks, build_trainer
+
     # A bar's redraws go to stdout; in a log file (stdout not a terminal) they would be lines of carriage returns.
     bar = interactive and sys.stdout.isatty()
     callbacks = build_callbacks(cfg, console=interactive, progress_bar=bar)
     callbacks.append(CheckpointOnInterrupt(out_dir / LAST_CHECKPOINT))
-    quiet = {} if interactive else {"enable_progress_bar": False, "enable_model_summary": False}
-    if interactive and not bar:
-        quiet["enable_progress_bar"] = False
-    trainer = build_trainer(cfg, callbacks=callbacks, **quiet)
-    if trainer.is_global_zero:
-        write_model_summary(task, out_dir / MODEL_SUMMARY_NAME)
-    example = task.example_input_array
-    record.update(
-        params=count_parameters(task.model),
-        flops_per_sample=forward_flops(task.model, example) if isinstance(example, torch.Tensor) else None,
-        threads=torch.get_num_threads(),
-        omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),  # None: OpenMP's default (see run.environment)
-        busy_cores_at_start=busy_cores_at_start(),  # the rest of the machine's load when the command started
-        **datamodule.describe(),
-    )
-    for logger in trainer.loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    quiet = {} if bar else {"enable_progress_bar": False}
+    if not interactive:
+        quiet["enable_model_summary"] = False
+    return build_trainer(cfg, callbacks=callbacks, **quiet)
 
-    # fit
+
+def _machine_figures() -> dict[str, Any]:
+    import torch
+
+    return {
+        "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),  # None: OpenMP's default (see run.environment)
+        "busy_cores_at_start": busy_cores_at_start(),  # the rest of the machine's load when the command started
+    }
+
+
+def _fit(trainer: Any, task: Any, datamodule: Any, resume: Resume | None, record: dict[str, Any]) -> None:
+    """trainer.fit; divergence and Ctrl-C become the record's status. Then the figures of training."""
     start = time.perf_counter()
     try:
         trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume[0]) if resume else None, weights_only=True)
@@ -133,40 +158,23 @@ def train(cfg: DictConfig, screen: Screen | None = None) -> dict[str, Any]:
         checkpoints=_checkpoint_paths(trainer),
     )
 
-    # test
-    if record["status"] not in ("diverged", "interrupted"):
-        start = time.perf_counter()
-        try:
-            trainer.test(task, datamodule=datamodule, verbose=False)
-        except SystemExit:
-            if not trainer.interrupted:
-                raise
-            record["status"] = "interrupted"
-        else:
-            test_seconds = time.perf_counter() - start
-            samples = (task.test_results or {}).get("samples")
-            record.update(
-                status="ok",
-                test=task.test_results,
-                test_seconds=round(test_seconds, 3),
-                test_samples_per_second=round(samples / test_seconds, 1) if samples else None,
-                **task.extra_results(),
-            )
-            store_warnings(record)
-    if record["status"] == "interrupted":
-        _record_interruption(record, out_dir / LAST_CHECKPOINT)
 
-    # record: the data files it names, results.json, then what is drawn or sent from it
-    if trainer.is_global_zero:
-        record.update(task.write_data(out_dir))
-        write_results(out_dir, record)
-        task.write_outputs(out_dir, record)
-        log_final_results(trainer.loggers, record, out_dir)
-        if screen is not None:
-            screen.result(record)
-    if record["status"] == "interrupted":
-        raise RunInterrupted(record)
-    return record
+def _test(trainer: Any, task: Any, datamodule: Any, record: dict[str, Any]) -> None:
+    """trainer.test on the test split; Ctrl-C becomes status interrupted, else the record's test figures."""
+    start = time.perf_counter()
+    try:
+        trainer.test(task, datamodule=datamodule, verbose=False)
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+        record["status"] = "interrupted"
+        return
+    seconds = time.perf_counter() - start
+    samples = (task.test_results or {}).get("samples")
+    record.update(
+        test_seconds=round(seconds, 3), test_samples_per_second=round(samples / seconds, 1) if samples else None
+    )
+    record_test(record, task)
 
 
 def _record_interruption(record: dict[str, Any], last: Path) -> None:
