@@ -12,7 +12,7 @@ import numpy as np
 from convlab.report.intervals import wilson_interval
 from convlab.runfiles.history import write_history
 from convlab.runfiles.predictions import test_set_fingerprint, write_predictions
-from convlab.runfiles.results import write_results
+from convlab.runfiles.results import RunRecord, write_results
 
 CLASSES = [str(c) for c in range(10)]
 # model -> (params, FLOPs per sample, best accuracy it reaches, seconds per epoch)
@@ -90,7 +90,7 @@ def write_run(run_dir: Path, test: TestSet, model: str, lr: float, batch_size: i
         )
     write_history(run_dir, rows)
     params, flops = MODELS[model][0], MODELS[model][1]
-    record = {
+    record: RunRecord = {
         "status": "ok",
         "dataset": "mnist",
         "model": model,

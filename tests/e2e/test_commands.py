@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
-from convlab.runfiles.results import read_results
+from convlab.runfiles.results import RunRecord, read_results
 
 NO_OMP_POLICY = {"OMP_WAIT_POLICY": None}  # a user who has not set it
 
@@ -58,6 +58,14 @@ def test_eval_retests_a_checkpoint_with_its_training_config(trained) -> None:
     assert again["model"] == "mlp" and again["checkpoint"].endswith("last.ckpt")
     assert again["predictions"] == "predictions.npz" and (eval_dir / "mistakes.png").is_file()
     assert again["flops_per_sample"] == 1_337_344  # the MLP, see tests/unit/test_flops.py
+
+
+def test_every_key_train_and_eval_write_is_declared_in_the_run_record(trained) -> None:
+    """RunRecord is the contract in code: a key written but not declared there fails here."""
+    cwd, run_dir, _ = trained
+    (eval_dir,) = (cwd / "outputs" / "evals").iterdir()
+    for record in (read_results(run_dir), read_results(eval_dir)):
+        assert set(record) <= set(RunRecord.__annotations__), set(record) - set(RunRecord.__annotations__)
 
 
 def test_a_run_trains_with_the_garbage_collector_on_and_the_start_up_objects_frozen(tmp_path: Path) -> None:

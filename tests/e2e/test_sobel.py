@@ -17,7 +17,7 @@ from convlab.data.kernels import convolve, cross_correlate, kernel_from_spec
 from convlab.data.photos import load_grayscale
 from convlab.errors import ConfigError, DataError
 from convlab.run.train import train
-from convlab.runfiles.results import read_results
+from convlab.runfiles.results import RunRecord, read_results
 from convlab.tasks.filter_regression import steps_to_stay_below
 
 QUIET = [
@@ -84,6 +84,7 @@ def test_a_short_run_writes_results_pictures_and_the_kernel_table(compose_cfg, s
     assert on_disk["status"] == "ok" and on_disk["task"] == "filter" and on_disk["params"] == 9
     names = tuple(on_disk[k] for k in ("dataset", "model", "optim", "loss"))
     assert names == ("image", "sobel", "sgd_full_batch", "mse")
+    assert set(on_disk) <= set(RunRecord.__annotations__), set(on_disk) - set(RunRecord.__annotations__)
     filt = on_disk["filter"]
     assert {"kernel", "target", "max_abs_error", "mse", "steps", "seconds"} <= set(filt)
     assert filt["steps"] == 120 and filt["target"] == kernel_from_spec("sobel_x").tolist()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -14,6 +13,7 @@ from convlab.cli.summary import print_result
 from convlab.config import CONFIG_DIR
 from convlab.errors import ConfigError
 from convlab.run.evaluate import evaluate
+from convlab.runfiles.results import RunRecord
 
 
 def check_eval(cfg: DictConfig) -> None:
@@ -29,7 +29,7 @@ def _hydra_main(cfg: DictConfig) -> None:
     run_job(evaluate_and_show, cfg)
 
 
-def evaluate_and_show(cfg: DictConfig) -> dict[str, Any]:
+def evaluate_and_show(cfg: DictConfig) -> RunRecord:
     """Re-test the checkpoint, then print the result block."""
     record = evaluate(cfg)
     print_result(record)

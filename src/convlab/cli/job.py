@@ -10,7 +10,6 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
@@ -20,19 +19,19 @@ from convlab.cli.summary import job_line
 from convlab.config.runtime import in_multirun, process_rank
 from convlab.errors import ConvlabError, RunDirInUseError, RunInterrupted
 from convlab.run.record import describe_run
-from convlab.runfiles.results import RESULTS_NAME, write_results
+from convlab.runfiles.results import RESULTS_NAME, RunRecord, Status, write_results
 from convlab.trackers.wandb_run import finish_wandb_run
 
 log = logging.getLogger("convlab")
 
 
-def run_job(job: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig) -> dict[str, Any] | None:
+def run_job(job: Callable[[DictConfig], RunRecord], cfg: DictConfig) -> RunRecord | None:
     """Run one job. A single run stops on bad input with one line and exit code 2; in a multirun the
     failure is recorded in the job's results.json and the sweep goes on. Ctrl-C raises RunInterrupted."""
     multirun = in_multirun()
     out_dir = Path(str(OmegaConf.select(cfg, "paths.output_dir")))
     start = time.perf_counter()
-    record: dict[str, Any] | None = None
+    record: RunRecord | None = None
     try:
         record = job(cfg)
         return record
@@ -67,7 +66,7 @@ def run_job(job: Callable[[DictConfig], dict[str, Any]], cfg: DictConfig) -> dic
     return None
 
 
-def record_outcome(cfg: DictConfig, status: str, message: str) -> dict[str, Any] | None:
+def record_outcome(cfg: DictConfig, status: Status, message: str) -> RunRecord | None:
     """Leave a results.json with ``status`` (failed, interrupted) in the job's own (new) directory, never
     elsewhere; return it. Only rank 0 records: the other processes of a distributed run share its directory."""
     out_dir = Path(str(OmegaConf.select(cfg, "paths.output_dir")))

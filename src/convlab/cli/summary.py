@@ -8,7 +8,6 @@ import io
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -18,6 +17,7 @@ from rich.text import Text
 from convlab.config.runtime import in_multirun
 from convlab.report.chance import WARNING_MARK, run_warnings
 from convlab.report.confusion import row_normalize
+from convlab.runfiles.results import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +32,11 @@ class Terminal:
         self.console = None if in_multirun() else terminal_console()
         self.interactive = self.console is not None
 
-    def header(self, record: dict[str, Any]) -> None:
+    def header(self, record: RunRecord) -> None:
         if self.console is not None:
             print_header(record, self.console)
 
-    def result(self, record: dict[str, Any]) -> None:
+    def result(self, record: RunRecord) -> None:
         log.info("summary\n%s", plain_text(lambda c: print_result(record, c)))  # train.log's copy
         if self.console is not None:
             print_result(record, self.console)
@@ -49,11 +49,11 @@ def print_fields(console: Console, rows: list[tuple[str, str | Text]]) -> None:
         console.print(line, soft_wrap=True, crop=False, highlight=False)
 
 
-def describe_line(record: dict[str, Any]) -> str:
+def describe_line(record: RunRecord) -> str:
     return f"dataset={record['dataset']} model={record['model']} optim={record['optim']} loss={record['loss']}"
 
 
-def print_header(record: dict[str, Any], console: Console | None = None) -> None:
+def print_header(record: RunRecord, console: Console | None = None) -> None:
     """Before training: what runs and where its files go."""
     console = console or Console()
     rows: list[tuple[str, str | Text]] = [("convlab train", describe_line(record))]
@@ -66,7 +66,7 @@ def print_header(record: dict[str, Any], console: Console | None = None) -> None
     print_fields(console, rows)
 
 
-def status_rows(record: dict[str, Any]) -> list[tuple[str, str | Text]]:
+def status_rows(record: RunRecord) -> list[tuple[str, str | Text]]:
     """The status line, the warnings of a run at chance, and how to resume an interrupted run."""
     status = record["status"]
     if status == "ok":
@@ -81,7 +81,7 @@ def status_rows(record: dict[str, Any]) -> list[tuple[str, str | Text]]:
     return rows
 
 
-def print_summary(results: dict[str, Any], console: Console | None = None) -> None:
+def print_summary(results: RunRecord, console: Console | None = None) -> None:
     """Model, parameters, test accuracy, macro F1 and the confusion matrix with class names."""
     console = console or Console()
     rows: list[tuple[str, str | Text]] = [("run", describe_line(results))]
@@ -109,7 +109,7 @@ def print_summary(results: dict[str, Any], console: Console | None = None) -> No
         console.print(confusion_table(test["confusion_matrix"], results["class_names"]))
 
 
-def print_result(record: dict[str, Any], console: Console | None = None) -> None:
+def print_result(record: RunRecord, console: Console | None = None) -> None:
     """The end-of-run block of the run's kind: a filter run's kernel, else the classifier's figures."""
     (print_filter_summary if record.get("task") == "filter" else print_summary)(record, console)
 
@@ -130,7 +130,7 @@ def kernel_table(learned: Sequence[Sequence[float]], target: Sequence[Sequence[f
     return "\n".join(lines)
 
 
-def print_filter_summary(record: dict[str, Any], console: Console | None = None) -> None:
+def print_filter_summary(record: RunRecord, console: Console | None = None) -> None:
     console = console or Console()
     filt = record.get("filter") or {}
     rows: list[tuple[str, str | Text]] = [("run", describe_line(record))]
@@ -180,7 +180,7 @@ def plain_text(draw: Callable[[Console], None]) -> str:
     return buffer.getvalue().rstrip()
 
 
-def job_line(record: dict[str, Any] | None, job_dir: str | Path, seconds: float) -> str:
+def job_line(record: RunRecord | None, job_dir: str | Path, seconds: float) -> str:
     """A sweep job's one line as it finishes: status, test accuracy (or MSE), time, job directory, and what
     went wrong or looks wrong."""
     record = record or {}

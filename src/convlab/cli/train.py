@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import hydra
 from hydra._internal.utils import get_args_parser
@@ -22,6 +21,7 @@ from convlab.config.checks import check_config
 from convlab.config.overrides import NOT_IDENTITY_KEYS, override_key
 from convlab.errors import RunInterrupted
 from convlab.run.train import train
+from convlab.runfiles.results import RunRecord
 from convlab.sweeps.skip_done import check_resume, resume_sweep_command
 
 EXIT_INTERRUPTED = 130  # the shell's code for a command stopped by SIGINT (128 + 2)
@@ -35,7 +35,7 @@ def check_train_job(cfg: DictConfig) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> float:
-    record: dict[str, Any] | None = run_job(lambda job: train(job, Terminal()), cfg)
+    record: RunRecord | None = run_job(lambda job: train(job, Terminal()), cfg)
     # What a sweeper (Optuna) maximises: validation accuracy, never test. A job that diverged or failed
     # scores 0, the worst accuracy: the study goes on (Hydra's Optuna sweeper stops at a non-number) and
     # steers away from it; its results.json and the report say what happened.

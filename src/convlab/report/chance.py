@@ -8,7 +8,8 @@ A warned run keeps ``status: ok``: it ran as asked, its numbers are real, they j
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+
+from convlab.runfiles.results import RunRecord
 
 CHANCE_MARGIN = 0.02  # test accuracy within 2 percentage points of the majority-class rate
 ONE_CLASS_SHARE = 0.80  # one predicted class for more than 80% of the test samples
@@ -38,14 +39,14 @@ def chance_warnings(confusion_matrix: Sequence[Sequence[int]], class_names: Sequ
     return warnings
 
 
-def store_warnings(record: dict[str, Any]) -> None:
+def store_warnings(record: RunRecord) -> None:
     """Put a tested classification record's warnings into it (results.json ``warnings``), written by train and eval."""
     cm = (record.get("test") or {}).get("confusion_matrix")
     if cm is not None:
         record["warnings"] = chance_warnings(cm, record.get("class_names"))
 
 
-def run_warnings(record: dict[str, Any]) -> list[str]:
+def run_warnings(record: RunRecord) -> list[str]:
     """A results record's warnings: those it stored, else those its test confusion matrix shows (older files)."""
     if isinstance(record.get("warnings"), list):
         return [str(w) for w in record["warnings"]]

@@ -23,7 +23,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from convlab.config.overrides import values_of
-from convlab.runfiles.results import RESULTS_NAME, read_results
+from convlab.runfiles.results import RESULTS_NAME, RunRecord, read_results
 
 PRESETS = ("lenet_tutorial", "mlp_keras", "cnn8_article")
 ROOT = Path(__file__).resolve().parents[3]
@@ -146,7 +146,7 @@ def mlp_vs_cnn_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def per_class_table(record: dict[str, Any]) -> str:
+def per_class_table(record: RunRecord) -> str:
     """Precision, recall, F1 and support per class, as scikit-learn's classification_report lays them out."""
     test = record["test"]
     per_class, matrix, names = test["per_class"], test["confusion_matrix"], record["class_names"]
@@ -162,7 +162,7 @@ def per_class_table(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def confusion_table(record: dict[str, Any]) -> str:
+def confusion_table(record: RunRecord) -> str:
     """Counts; rows are the true class, columns the predicted one."""
     names, matrix = record["class_names"], record["test"]["confusion_matrix"]
     lines = ["| true \\ predicted | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]

@@ -12,6 +12,7 @@ import numpy as np
 from convlab.errors import ConvlabError
 from convlab.runfiles.history import HISTORY_NAME, read_history
 from convlab.runfiles.predictions import PREDICTIONS_NAME, Predictions, read_predictions
+from convlab.runfiles.results import RunRecord
 
 
 @dataclass
@@ -30,7 +31,7 @@ class RunFiles:
         return correct
 
 
-def _named_file(run_dir: Path, record: dict[str, Any], key: str, default: str) -> Path | None:
+def _named_file(run_dir: Path, record: RunRecord, key: str, default: str) -> Path | None:
     """The file results.json names under ``key`` (relative to the run directory); older runs: the default
     name if that file exists, else None."""
     name = record.get(key)
@@ -38,7 +39,7 @@ def _named_file(run_dir: Path, record: dict[str, Any], key: str, default: str) -
     return path if name or path.is_file() else None
 
 
-def read_run_files(runs: Iterable[tuple[Path, dict[str, Any] | None]]) -> RunFiles:
+def read_run_files(runs: Iterable[tuple[Path, RunRecord | None]]) -> RunFiles:
     """Read every finished run's history and predictions; a missing or unreadable file is a problem line."""
     files = RunFiles()
     for run_dir, record in runs:

@@ -9,7 +9,6 @@ with predictions.npz, confusion_matrix.png and mistakes.png beside it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
@@ -19,9 +18,10 @@ from convlab.config.overrides import GROUPS
 from convlab.errors import CheckpointError
 from convlab.run.environment import setup_runtime
 from convlab.run.record import describe_run, model_figures, record_test, write_run
+from convlab.runfiles.results import RunRecord
 
 
-def evaluate(eval_cfg: DictConfig) -> dict[str, Any]:
+def evaluate(eval_cfg: DictConfig) -> RunRecord:
     """Test ``eval_cfg.ckpt_path`` on its run's test split; results.json in ``eval_cfg.paths.output_dir``."""
     from convlab.run.build import build_datamodule, build_task, build_trainer
 

@@ -14,10 +14,10 @@ from omegaconf import DictConfig, OmegaConf
 from convlab.config.overrides import command_line_overrides, group_choices
 from convlab.errors import RunDirInUseError
 from convlab.report.chance import store_warnings
-from convlab.runfiles.results import RESULTS_NAME, write_results
+from convlab.runfiles.results import RESULTS_NAME, RunRecord, write_results
 
 
-def describe_run(cfg: DictConfig) -> dict[str, Any]:
+def describe_run(cfg: DictConfig) -> RunRecord:
     """The results.json fields known before training: what ran, with which overrides and versions."""
     names = group_choices(cfg)
     return {
@@ -92,13 +92,13 @@ def model_figures(task: Any, datamodule: Any) -> dict[str, Any]:
     }
 
 
-def record_test(record: dict[str, Any], task: Any) -> None:
+def record_test(record: RunRecord, task: Any) -> None:
     """A finished test: status ok, the task's test figures and extra keys, and the warnings they call for."""
     record.update(status="ok", test=task.test_results, **task.extra_results())
     store_warnings(record)
 
 
-def write_run(out_dir: Path, record: dict[str, Any], task: Any, loggers: Any = ()) -> None:
+def write_run(out_dir: Path, record: RunRecord, task: Any, loggers: Any = ()) -> None:
     """The data files results.json names (only files that exist), results.json, then what is drawn or sent from it."""
     from convlab.trackers.final import log_final_results
 

@@ -27,6 +27,7 @@ from convlab.fileio import atomic_write_text
 from convlab.run.environment import busy_cores_at_start, busy_machine_note, setup_runtime
 from convlab.run.record import check_unused_run_dir, describe_run, model_figures, record_test, write_run
 from convlab.runfiles.history import read_history
+from convlab.runfiles.results import RunRecord
 from convlab.sweeps.skip_done import resume_job
 
 log = logging.getLogger("convlab")
@@ -40,12 +41,12 @@ class Screen(Protocol):
 
     interactive: bool  # a person watches: progress bar and Lightning's model summary on
 
-    def header(self, record: dict[str, Any]) -> None: ...
+    def header(self, record: RunRecord) -> None: ...
 
-    def result(self, record: dict[str, Any]) -> None: ...
+    def result(self, record: RunRecord) -> None: ...
 
 
-def train(cfg: DictConfig, screen: Screen | None = None) -> dict[str, Any]:
+def train(cfg: DictConfig, screen: Screen | None = None) -> RunRecord:
     """Train and test one configuration: check -> build -> fit -> test -> record (results.json, pictures, trackers).
 
     With skip_done=true, a job that finished ok in an earlier run of its sweep returns that record instead.
@@ -75,7 +76,7 @@ def train(cfg: DictConfig, screen: Screen | None = None) -> dict[str, Any]:
     return record
 
 
-def _check(cfg: DictConfig) -> tuple[Path, Resume | None, dict[str, Any]]:
+def _check(cfg: DictConfig) -> tuple[Path, Resume | None, RunRecord]:
     """Everything that needs no data (a no-op when the command-line pre-check passed this config), the checkpoint
     to resume from (loaded weights_only and checked before any data is read), and the record so far."""
     check_config(cfg)
@@ -135,7 +136,7 @@ def _machine_figures() -> dict[str, Any]:
     }
 
 
-def _fit(trainer: Any, task: Any, datamodule: Any, resume: Resume | None, record: dict[str, Any]) -> None:
+def _fit(trainer: Any, task: Any, datamodule: Any, resume: Resume | None, record: RunRecord) -> None:
     """trainer.fit; divergence and Ctrl-C become the record's status. Then the figures of training."""
     start = time.perf_counter()
     try:
@@ -159,7 +160,7 @@ def _fit(trainer: Any, task: Any, datamodule: Any, resume: Resume | None, record
     )
 
 
-def _test(trainer: Any, task: Any, datamodule: Any, record: dict[str, Any]) -> None:
+def _test(trainer: Any, task: Any, datamodule: Any, record: RunRecord) -> None:
     """trainer.test on the test split; Ctrl-C becomes status interrupted, else the record's test figures."""
     start = time.perf_counter()
     try:
@@ -177,7 +178,7 @@ def _test(trainer: Any, task: Any, datamodule: Any, record: dict[str, Any]) -> N
     record_test(record, task)
 
 
-def _record_interruption(record: dict[str, Any], last: Path) -> None:
+def _record_interruption(record: RunRecord, last: Path) -> None:
     """Ctrl-C: the step reached, the checkpoint to resume from and the command that does it."""
     # Lightning ignores further Ctrl-C while it shuts down; give the next one its usual meaning again.
     with contextlib.suppress(ValueError):  # ValueError: not the main thread

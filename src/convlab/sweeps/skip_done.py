@@ -10,20 +10,19 @@ from __future__ import annotations
 import logging
 import shlex
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from convlab.config.overrides import command_line_overrides, job_identity, override_key, values_of
 from convlab.errors import ConfigError
-from convlab.runfiles.results import RESULTS_NAME, read_results
+from convlab.runfiles.results import RESULTS_NAME, RunRecord, read_results
 
 log = logging.getLogger("convlab")
 
 ATTEMPTS_DIR = "attempts"
 
 
-def resume_job(cfg: DictConfig) -> dict[str, Any] | None:
+def resume_job(cfg: DictConfig) -> RunRecord | None:
     """With skip_done=true: the earlier record of this job if it finished ok (the job is skipped); else
     None, after moving any earlier attempt aside so the job runs again in a clean directory."""
     if not cfg.get("skip_done"):

@@ -10,6 +10,8 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from convlab.runfiles.results import RunRecord
+
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 
@@ -75,5 +77,5 @@ class Task(pl.LightningModule):
     def write_data(self, out_dir: Path) -> dict[str, Any]:
         return {}
 
-    def write_outputs(self, out_dir: Path, record: dict[str, Any]) -> None:
+    def write_outputs(self, out_dir: Path, record: RunRecord) -> None:
         raise NotImplementedError

@@ -25,6 +25,7 @@ from convlab.errors import DivergedError
 from convlab.report.intervals import wilson_interval
 from convlab.runfiles.history import HISTORY_NAME, write_history
 from convlab.runfiles.predictions import PREDICTIONS_NAME, read_predictions, write_predictions
+from convlab.runfiles.results import RunRecord
 from convlab.tasks.base import OptimizerFactory, SchedulerFactory, Task
 
 log = logging.getLogger("convlab")
@@ -258,7 +259,7 @@ class ClassificationTask(Task):
             files["predictions"] = PREDICTIONS_NAME
         return files
 
-    def write_outputs(self, out_dir: Path, record: dict[str, Any]) -> None:
+    def write_outputs(self, out_dir: Path, record: RunRecord) -> None:
         """confusion_matrix.png when the run was tested; mistakes.png from its predictions.npz."""
         from convlab.report.confusion import confusion_matrix_png
         from convlab.report.mistakes import MISTAKES_NAME, mistakes_png

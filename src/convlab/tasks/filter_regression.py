@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from convlab.errors import DivergedError
+from convlab.runfiles.results import RunRecord
 from convlab.tasks.base import OptimizerFactory, SchedulerFactory, Task
 
 MSE_GOAL = 1e-6  # the experiment's acceptance level; results.json records the step from which the MSE stays below
@@ -163,7 +164,7 @@ class FilterRegression(Task):
             }
         }
 
-    def write_outputs(self, out_dir: Path, record: dict[str, Any]) -> None:
+    def write_outputs(self, out_dir: Path, record: RunRecord) -> None:
         """mse_curve.csv, mse_curve.png and evolution.png (only after training)."""
         from convlab.report.filter_outputs import evolution_png, mse_curve_csv, mse_curve_png
 

@@ -7,9 +7,10 @@ from typing import Any
 
 from convlab.config.overrides import is_deletion, override_key, override_value, typed_value
 from convlab.report.mistakes import MISTAKES_NAME
+from convlab.runfiles.results import RunRecord
 
 
-def log_tensorboard_results(logger: Any, record: dict[str, Any], run_dir: Path) -> None:
+def log_tensorboard_results(logger: Any, record: RunRecord, run_dir: Path) -> None:
     """The confusion-matrix and mistakes images and the HParams row (the run's identity with its final metrics)."""
     from torchvision.io import ImageReadMode, read_image
 
@@ -28,7 +29,7 @@ def log_tensorboard_results(logger: Any, record: dict[str, Any], run_dir: Path) 
     logger.experiment.close()
 
 
-def hparams_of(record: dict[str, Any]) -> dict[str, Any]:
+def hparams_of(record: RunRecord) -> dict[str, Any]:
     """The run's identity for TensorBoard's HParams table: group choices, seed, params and every override."""
     hp: dict[str, Any] = {k: record.get(k) for k in ("dataset", "model", "optim", "loss", "seed", "params")}
     for override in record.get("overrides") or []:

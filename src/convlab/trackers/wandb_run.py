@@ -25,7 +25,7 @@ from hydra.types import RunMode
 
 from convlab.errors import ConfigError
 from convlab.runfiles.predictions import read_predictions
-from convlab.runfiles.results import RESULTS_NAME, read_results
+from convlab.runfiles.results import RESULTS_NAME, RunRecord, read_results
 
 log = logging.getLogger("convlab")
 
@@ -124,7 +124,7 @@ def wandb_logger(
     return WandbLogger(experiment=run, project=project, save_dir=save_dir, log_model=log_model)
 
 
-def log_wandb_results(run: Any, record: dict[str, Any], run_dir: Path) -> None:
+def log_wandb_results(run: Any, record: RunRecord, run_dir: Path) -> None:
     """The W&B summary, confusion matrix, per-class table and mistakes table of a job, from its results.json
     record (and the predictions.npz it names, in ``run_dir``)."""
     import wandb
