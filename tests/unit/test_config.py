@@ -5,11 +5,14 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from helpers import ROOT
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from convlab.cli.exit import one_line
-from convlab.cli.precheck import job_overrides
+from convlab.cli.precheck import MAX_PRECHECKED_JOBS, job_overrides
 from convlab.config.checks import check_config
+from convlab.config.overrides import NOT_IDENTITY_KEYS
 from convlab.errors import ConfigError
 from convlab.models import count_parameters
 
@@ -76,3 +79,19 @@ def test_multirun_command_lines_expand_to_every_job() -> None:
         ["+trainer.x=1"],
         ["+trainer.x=2"],
     ]
+
+
+def test_a_sweep_over_the_precheck_limit_says_it_checks_only_the_first_jobs(capsys) -> None:
+    big = ["seed=range(0,600)"]  # a discrete sweep of 600 jobs
+    assert len(job_overrides(big, multirun=True)) == MAX_PRECHECKED_JOBS
+    assert capsys.readouterr().err.strip() == (
+        f"convlab: pre-checking the first {MAX_PRECHECKED_JOBS} of 600 jobs; the others are checked as they start"
+    )
+    assert len(job_overrides(big, multirun=True, limit=None)) == 600  # the Ctrl-C list of jobs not run: whole
+    assert capsys.readouterr().err == ""
+
+
+def test_the_keys_that_do_not_identify_a_job_are_one_list() -> None:
+    """Hydra names a job's directory without them (exclude_keys), so a resumed sweep finds its jobs again."""
+    hydra_defaults = OmegaConf.load(ROOT / "conf" / "hydra" / "default.yaml")
+    assert list(hydra_defaults.job.config.override_dirname.exclude_keys) == list(NOT_IDENTITY_KEYS)

@@ -16,15 +16,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from convlab.checkpoints.load import load_checkpoint, run_dir_of
 from convlab.config.checks import LAST, check_ckpt_path
+from convlab.config.overrides import NOT_IDENTITY_KEYS
 from convlab.errors import CheckpointError, ConfigError
+from convlab.runfiles import LAST_CHECKPOINT
 
 log = logging.getLogger(__name__)
 
 Resume = tuple[Path, dict[str, Any]]  # the checkpoint a run continues from, and its contents
 
-LAST_CHECKPOINT_GLOB = "**/checkpoints/last.ckpt"
-# Keys that say where a run writes or what it resumes from, not what it computes.
-NOT_IDENTITY = ("hydra", "ckpt_path")
+# Keys that say where a run writes, what it resumes from or how its sweep runs, not what it computes.
+NOT_IDENTITY = ("hydra", "ckpt_path", *NOT_IDENTITY_KEYS)
 RUN_DIR_PLACEHOLDER = "<run dir>"
 
 
@@ -62,7 +63,7 @@ def find_last_checkpoint(cfg: DictConfig) -> tuple[Path, dict[str, Any]]:
     wanted = run_identity(OmegaConf.to_container(cfg, resolve=True))
     own_dir = Path(str(cfg.paths.output_dir)).resolve()
     compared, first_difference = 0, ""
-    for path in _newest_first(log_dir.glob(LAST_CHECKPOINT_GLOB)):
+    for path in _newest_first(log_dir.glob(f"**/{LAST_CHECKPOINT.as_posix()}")):
         if run_dir_of(path) == own_dir:
             continue
         try:

@@ -37,13 +37,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     try:
-        build_comparison(
-            collect_jobs(args.sources), read_files=False
-        )  # every source checked before a directory is made
+        # Every source read once, and checked, before a directory is made.
+        comparison = build_comparison(collect_jobs(args.sources), args.sources)
         out_dir = args.out or default_out_dir(args.sources)
         if out_dir.exists() and not out_dir.is_dir():
             raise ConvlabError(f"--out {out_dir}: exists and is not a directory")
-        written = write_comparison_report(args.sources, out_dir)
+        written = write_comparison_report(args.sources, out_dir, comparison)
     except ConvlabError as e:
         fail(str(e))
     for path in written.values():

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import NoReturn
+
+from convlab.config.suggest import without_search_path
 
 EXIT_BAD_INPUT = 2
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print one error line and exit with EXIT_BAD_INPUT."""
     print(f"convlab: error: {one_line(message)}", file=sys.stderr, flush=True)
     sys.exit(EXIT_BAD_INPUT)
@@ -16,8 +19,7 @@ def fail(message: str) -> None:
 
 def one_line(message: str) -> str:
     """Fold a multi-line library message into one line: option lists become comma-separated."""
-    # Hydra appends its config search path to "Could not find" errors: noise for a user.
-    text = re.split(r"\n\s*Config search path", str(message))[0].replace("\r", "")
+    text = without_search_path(str(message)).replace("\r", "")
     text = re.sub(r"\n\s*\n", ". ", text.strip())
     text = re.sub(r":\s*\n\t", ": ", text)
     text = re.sub(r"\n\t", ", ", text)

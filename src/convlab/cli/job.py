@@ -5,7 +5,6 @@ interrupted, and the job's W&B run is closed. In a multirun each job prints one 
 from __future__ import annotations
 
 import logging
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from convlab.cli.exit import EXIT_BAD_INPUT, one_line
+from convlab.cli.exit import fail, one_line
 from convlab.cli.summary import job_line
 from convlab.config.runtime import in_multirun, process_rank
 from convlab.errors import ConvlabError, RunDirInUseError, RunInterrupted
@@ -22,7 +21,7 @@ from convlab.run.record import describe_run
 from convlab.runfiles.results import RESULTS_NAME, RunRecord, Status, write_results
 from convlab.trackers.wandb_run import finish_wandb_run
 
-log = logging.getLogger("convlab")
+log = logging.getLogger(__name__)
 
 
 def run_job(job: Callable[[DictConfig], RunRecord], cfg: DictConfig) -> RunRecord | None:
@@ -49,8 +48,7 @@ def run_job(job: Callable[[DictConfig], RunRecord], cfg: DictConfig) -> RunRecor
         if not isinstance(e, RunDirInUseError):  # that directory is another run's: leave it as it is
             record = record_outcome(cfg, "failed", message)
         if not multirun:
-            print(f"convlab: error: {message}", file=sys.stderr, flush=True)
-            sys.exit(EXIT_BAD_INPUT)
+            fail(message)
         log.info("job failed: %s", message)  # the job's log; the console has the job's line
         record = record or {"status": "failed", "error": message}
     except Exception as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import math
 import sys
 from collections.abc import Callable
 
@@ -31,8 +32,9 @@ from convlab.run.launch import check_launch
 MAX_PRECHECKED_JOBS = 512
 
 
-def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
-    """The override lists of every job a command line launches (interval sweeps are left to the sweeper)."""
+def job_overrides(overrides: list[str], multirun: bool, limit: int | None = MAX_PRECHECKED_JOBS) -> list[list[str]]:
+    """The override lists of the first ``limit`` jobs a command line launches (None: all of them); a cut says so
+    on stderr. Interval sweeps are left to the sweeper."""
     if not multirun:
         return [overrides]
     axes: list[list[str]] = []
@@ -42,7 +44,13 @@ def job_overrides(overrides: list[str], multirun: bool) -> list[list[str]]:
         elif override.is_discrete_sweep():
             key = override.get_key_element()
             axes.append([f"{key}={v}" for v in override.sweep_string_iterator()])
-    return [list(job) for job in itertools.islice(itertools.product(*axes), MAX_PRECHECKED_JOBS)]
+    total = math.prod(len(axis) for axis in axes)
+    if limit is not None and total > limit:
+        print(
+            f"convlab: pre-checking the first {limit} of {total} jobs; the others are checked as they start",
+            file=sys.stderr,
+        )
+    return [list(job) for job in itertools.islice(itertools.product(*axes), limit)]
 
 
 def precheck(

@@ -61,7 +61,10 @@ def say_what_was_interrupted(e: RunInterrupted, argv: list[str]) -> None:
             print(f"interrupted before training started; results.json in {e.job_dir}", flush=True)
         return
     overrides = list(get_args_parser().parse_args(argv).overrides)
-    jobs = [[o for o in job if override_key(o) not in NOT_IDENTITY_KEYS] for job in job_overrides(overrides, True)]
+    jobs = [
+        [o for o in job if override_key(o) not in NOT_IDENTITY_KEYS]
+        for job in job_overrides(overrides, True, limit=None)
+    ]
     common = set.intersection(*map(set, jobs)) if len(jobs) > 1 else set()
     not_run = [f"#{n} {' '.join(o for o in job if o not in common)}" for n, job in enumerate(jobs) if n > e.job_num]
     if any(override_key(o) in ("hparams_search", "hydra/sweeper") for o in overrides):  # its sweeper picks the jobs

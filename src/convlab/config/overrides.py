@@ -19,7 +19,8 @@ from convlab.errors import ConfigError
 
 # The config groups that name what a run is; results.json records the option chosen in each.
 GROUPS = ("dataset", "model", "optim", "loss", "task")
-# Overrides that say how a sweep runs, not what a job is: ignored when matching a resumed job.
+# Overrides that say how a sweep runs, not what a job is: ignored when matching a resumed job or checkpoint, left
+# out of a job's directory name (conf/hydra/default.yaml's exclude_keys: the same list, tests/unit/test_config.py).
 NOT_IDENTITY_KEYS = ("skip_done", "sweep_label")
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 
 from omegaconf import DictConfig, OmegaConf
 
-from convlab.config.overrides import parse_override
+from convlab.config.overrides import override_value, parse_override
 from convlab.errors import ConfigError
 
 # Keys the composed config does not declare that may still be added with + or ++: Hydra's own settings
@@ -204,6 +204,11 @@ def check_added_keys(cfg: DictConfig, overrides: list[str], declared: Callable[[
         )
 
 
+def without_search_path(message: str) -> str:
+    """Hydra's message without the config search path it appends to "Could not find" errors: noise for a user."""
+    return re.split(r"\n\s*Config search path", message)[0]
+
+
 def explain_composition_error(
     message: str, overrides: list[str], compose_without: Callable[[list[str]], DictConfig | None]
 ) -> str:
@@ -217,7 +222,7 @@ def explain_composition_error(
         hint = closest(option, options) if option else None
         if not hint:
             return message
-        message = re.split(r"\n\s*Config search path", message)[0].rstrip()
+        message = without_search_path(message).rstrip()
         return f"{message}\ndid you mean {group}={hint}?"
     unknown = re.search(r"Could not override '([^']+)'", message)
     if not unknown or "is not in struct" not in message:
@@ -229,7 +234,7 @@ def explain_composition_error(
     base = compose_without(rest) or compose_without([])
     if base is None:
         return message
-    value = next((_value_of(o) for o in overrides if _key_of(o) == key), None)
+    value = next((override_value(o) for o in overrides if _key_of(o) == key), None)
     head = f"Could not override '{key}': no such key or config group in the config"
     groups = [g for g in group_names(base) if not g.startswith(_HYDRA)]
     if "." not in key:
@@ -247,11 +252,6 @@ def _key_of(text: str) -> str | None:
         return parse_override(text).key_or_group
     except ConfigError:
         return None
-
-
-def _value_of(text: str) -> str | None:
-    override = parse_override(text)
-    return None if override.value() is None else override.get_value_element_as_str()
 
 
 def dashed_option(

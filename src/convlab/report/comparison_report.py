@@ -34,14 +34,17 @@ def warn(message: str) -> None:
     print(f"convlab: warning: {message}", file=sys.stderr, flush=True)
 
 
-def write_comparison_report(sources: Sequence[str | Path], out_dir: str | Path) -> dict[str, Path]:
+def write_comparison_report(
+    sources: Sequence[str | Path], out_dir: str | Path, comparison: Comparison | None = None
+) -> dict[str, Path]:
     """Compare every job in ``sources`` (sweep dirs, run dirs, results.json files) into ``out_dir``.
 
     Bad sources raise ConvlabError before anything is written; an unreadable history.csv or predictions.npz
     is a warning on stderr (and on the page), the run stays in without what that file holds. Returns the
-    written files by name.
+    written files by name. ``comparison``: the one a caller built from ``sources`` already (read once).
     """
-    comparison = build_comparison(collect_jobs(sources), [Path(s) for s in sources])
+    if comparison is None:
+        comparison = build_comparison(collect_jobs(sources), [Path(s) for s in sources])
     for problem in comparison.files.problems:
         warn(problem)
     out_dir = Path(out_dir)

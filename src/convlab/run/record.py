@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from convlab.config.overrides import command_line_overrides, group_choices
 from convlab.errors import RunDirInUseError
 from convlab.report.chance import store_warnings
+from convlab.runfiles import LAST_CHECKPOINT
 from convlab.runfiles.results import RESULTS_NAME, RunRecord, write_results
 
 
@@ -41,7 +42,7 @@ def check_unused_run_dir(out_dir: Path) -> None:
         if (out_dir / name).exists():
             raise RunDirInUseError(
                 f"{out_dir} already holds another run's {name}; choose a new hydra.run.dir "
-                f"(to continue that run: ckpt_path={out_dir / 'checkpoints' / 'last.ckpt'})"
+                f"(to continue that run: ckpt_path={out_dir / LAST_CHECKPOINT})"
             )
 
 

@@ -26,14 +26,14 @@ from convlab.errors import ConvlabError, DivergedError, RunInterrupted
 from convlab.fileio import atomic_write_text
 from convlab.run.environment import busy_cores_at_start, busy_machine_note, setup_runtime
 from convlab.run.record import check_unused_run_dir, describe_run, model_figures, record_test, write_run
+from convlab.runfiles import LAST_CHECKPOINT
 from convlab.runfiles.history import read_history
 from convlab.runfiles.results import RunRecord
 from convlab.sweeps.skip_done import resume_job
 
-log = logging.getLogger("convlab")
+log = logging.getLogger(__name__)
 
 MODEL_SUMMARY_NAME = "model_summary.txt"
-LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 
 
 class Screen(Protocol):

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from convlab.errors import ConvlabError
 
-log = logging.getLogger("convlab")
+log = logging.getLogger(__name__)
 
 
 class ComparisonReport(Callback):

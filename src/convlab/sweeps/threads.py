@@ -6,9 +6,10 @@ import logging
 import os
 
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 
-log = logging.getLogger("convlab")
+from convlab.config.runtime import in_multirun
+
+log = logging.getLogger(__name__)
 
 
 def cpu_cores() -> int:
@@ -29,7 +30,7 @@ def parallel_jobs(n_jobs: int) -> int:
 def threads_per_job() -> int | None:
     """Torch threads for a job that shares the machine: cores // parallel jobs under the joblib launcher,
     ``cpus_per_task`` under submitit. None (torch's default, one per core) otherwise."""
-    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+    if not in_multirun():
         return None
     launcher = HydraConfig.get().launcher
     if launcher.get("cpus_per_task"):

@@ -28,7 +28,7 @@ from convlab.runfiles.predictions import PREDICTIONS_NAME, read_predictions, wri
 from convlab.runfiles.results import RunRecord
 from convlab.tasks.base import OptimizerFactory, SchedulerFactory, Task
 
-log = logging.getLogger("convlab")
+log = logging.getLogger(__name__)
 
 
 class ClassificationTask(Task):

@@ -21,13 +21,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 
+from convlab.config.runtime import in_multirun
 from convlab.errors import ConfigError
 from convlab.runfiles.predictions import read_predictions
 from convlab.runfiles.results import RESULTS_NAME, RunRecord, read_results
 
-log = logging.getLogger("convlab")
+log = logging.getLogger(__name__)
 
 WANDB_MODES = ("online", "offline", "disabled")
 _MODE_ALIASES = {"dryrun": "offline", "run": "online"}  # values wandb itself accepts in WANDB_MODE
@@ -73,12 +73,7 @@ def wandb_mode(configured: str | None) -> str:
 
 def sweep_group() -> str | None:
     """The sweep directory's name for a multirun job (its run dir is <sweep dir>/<job subdir>), else None."""
-    if not HydraConfig.initialized():
-        return None
-    hydra_cfg = HydraConfig.get()
-    if hydra_cfg.mode != RunMode.MULTIRUN:
-        return None
-    return Path(hydra_cfg.runtime.output_dir).parent.name
+    return Path(HydraConfig.get().runtime.output_dir).parent.name if in_multirun() else None
 
 
 def wandb_logger(

@@ -18,8 +18,7 @@ from torch import nn
 
 from convlab.checkpoints.load import load_checkpoint, run_dir_of, training_config
 from convlab.errors import CheckpointError, ConfigError
-
-DEFAULT_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+from convlab.runfiles import LAST_CHECKPOINT
 
 
 @dataclass
@@ -35,9 +34,9 @@ def checkpoint_of(path: str | Path) -> Path:
     """A checkpoint file as given, or a run directory's checkpoints/last.ckpt."""
     path = Path(path)
     if path.is_dir():
-        ckpt = path / DEFAULT_CHECKPOINT
+        ckpt = path / LAST_CHECKPOINT
         if not ckpt.is_file():
-            raise CheckpointError(f"{path}: no {DEFAULT_CHECKPOINT} (give a run directory or a .ckpt file)")
+            raise CheckpointError(f"{path}: no {LAST_CHECKPOINT} (give a run directory or a .ckpt file)")
         return ckpt
     if not path.is_file():
         raise CheckpointError(f"{path}: no such run directory or checkpoint file")
