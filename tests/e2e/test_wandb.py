@@ -20,7 +20,7 @@ from convlab.errors import ConfigError, ConvlabError
 from convlab.report.compare import sweep_job_dirs
 from convlab.runfiles.predictions import read_predictions
 from convlab.runfiles.results import read_results
-from convlab.trackers.wandb_run import wandb_mode
+from convlab.trackers.wandb_run import wandb_logger, wandb_mode
 
 BAD_INTERVAL = "++trainer.val_check_interval"  # the raising_job_with_wandb fixture (conftest.py) sweeps it
 
@@ -57,6 +57,17 @@ def test_mode_precedence_env_then_config_then_key(no_account: Path, monkeypatch)
     monkeypatch.setenv("WANDB_MODE", "sometimes")
     with pytest.raises(ConfigError, match="WANDB_MODE='sometimes' is not valid"):
         wandb_mode(None)
+
+
+def test_a_slurm_task_other_than_rank_0_leaves_the_wandb_run_to_rank_0(no_account, monkeypatch, tmp_path) -> None:
+    """srun sets SLURM_PROCID, not RANK or LOCAL_RANK: rank 1 must not start a W&B run of its own."""
+    import wandb
+
+    for name in ("RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLURM_PROCID", "1")
+    wandb_logger(project="convlab-test", save_dir=str(tmp_path / "wandb"), mode="offline")
+    assert wandb.run is None and not (tmp_path / "wandb").exists()
 
 
 def test_a_bad_mode_in_the_config_is_refused_before_anything_runs() -> None:

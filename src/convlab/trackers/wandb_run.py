@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from hydra.core.hydra_config import HydraConfig
 
-from convlab.config.runtime import in_multirun
+from convlab.config.runtime import in_multirun, process_rank
 from convlab.errors import ConfigError
 from convlab.runfiles.predictions import read_predictions
 from convlab.runfiles.results import RESULTS_NAME, RunRecord, read_results
@@ -93,8 +93,7 @@ def wandb_logger(
     from pytorch_lightning.loggers import WandbLogger
 
     resolved_mode = wandb_mode(mode)
-    if int(os.environ.get("LOCAL_RANK", 0)) or int(os.environ.get("RANK", 0)):
-        # A DDP worker: Lightning logs from rank 0 only, and rank 0 owns the run.
+    if process_rank() != 0:  # a DDP worker or SLURM task: Lightning logs from rank 0 only, which owns the run
         return WandbLogger(project=project, save_dir=save_dir, mode=resolved_mode)
     if wandb.run is not None:  # left open by code outside convlab's jobs: never merge into it
         log.warning("finishing W&B run %s left open before this job", wandb.run.id)
