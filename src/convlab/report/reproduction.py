@@ -13,9 +13,9 @@ line that runs the presets: convlab.cli.reproduce.
 
 from __future__ import annotations
 
-import math
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from convlab.config.overrides import values_of
+from convlab.report.significance import t_interval
 from convlab.runfiles.results import RESULTS_NAME, RunRecord, read_results
 
 PRESETS = ("lenet_tutorial", "mlp_keras", "cnn8_article")
@@ -58,16 +59,11 @@ def collect_rows(sweep_dir: Path, presets: tuple[str, ...]) -> list[dict[str, An
 
 
 def accuracy_stats(accs: list[float]) -> dict[str, float | int | None]:
-    """Mean, sample std and the two-sided 95% Student-t interval of the mean (None with one value)."""
-    n = len(accs)
-    mean = sum(accs) / n
-    if n < 2:
-        return {"n": n, "mean": mean, "std": None, "low": None, "high": None}
-    from scipy.stats import t  # imported here: scipy is slow to import
-
-    std = math.sqrt(sum((a - mean) ** 2 for a in accs) / (n - 1))
-    half = float(t.ppf(0.975, n - 1)) * std / math.sqrt(n)
-    return {"n": n, "mean": mean, "std": std, "low": mean - half, "high": mean + half}
+    """Mean, sample std and the comparison report's 95% Student-t interval of the mean, clipped to an accuracy's
+    [0, 1] (std and interval None with one value)."""
+    low, high = t_interval(accs, bounds=(0.0, 1.0)) or (None, None)
+    std = statistics.stdev(accs) if len(accs) > 1 else None
+    return {"n": len(accs), "mean": statistics.fmean(accs), "std": std, "low": low, "high": high}
 
 
 def verdict(published: float | None, stats: dict[str, Any]) -> str:
@@ -184,8 +180,9 @@ def reproduction_markdown(rows: list[dict[str, Any]], command: str, wall_seconds
         "",
         "Published figures are on the dataset named beside them; measured ones on the dataset shown. The spread is "
         "the sample standard deviation over seeds (model initialisation, shuffling, dropout; the data split is "
-        "fixed by `split_seed`), the interval the 95% Student-t interval of the mean. *Reproduced*: the published "
-        "figure within 0.5 percentage points of the mean, or inside the interval. Train seconds are results.json's "
+        "fixed by `split_seed`), the interval the 95% Student-t interval of the mean (within 0-100%). *Reproduced*: "
+        "the published figure within 0.5 percentage points of the mean, or inside the interval. Train seconds are "
+        "results.json's "
         "`train_seconds`, wall seconds the whole `train.py` process (start-up, data, training, test), both the "
         "mean over seeds. Each run's directory holds its results.json, "
         "confusion matrix and checkpoints.",
