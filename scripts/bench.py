@@ -32,28 +32,9 @@ from convlab.run.environment import drop_futile_nvml_check, quiet_libraries
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="one repetition, batch 64, small budgets")
-    parser.add_argument("--json", type=Path, help="write the rows {model, batch_size, pipeline, samples_per_second}")
-    parser.add_argument("--models", nargs="+", default=list(bench.MODELS), choices=bench.MODELS)
-    parser.add_argument("--batch-sizes", nargs="+", type=int, default=None)
-    parser.add_argument("--repetitions", type=int, default=None, help="default 3 (1 with --quick)")
-    parser.add_argument("--threads", type=int, default=bench.default_threads())
-    parser.add_argument("--variant", nargs="*", default=[], help="overrides for convlab (the rivals stay plain NCHW)")
-    parser.add_argument("--skip-process", action="store_true", help="skip start-up, evaluation and memory")
-    parser.add_argument("--pairs", type=int, default=None, help="clean-process pairs: default 5 (2 with --quick)")
-    parser.add_argument("--data-dir", default=bench.FASHION_DIR, help="Fashion-MNIST .gz files for the clean pairs")
-    parser.add_argument("--skip-clean", action="store_true", help="skip the clean-process pairs")
-    args = parser.parse_args()
-    batch_sizes = args.batch_sizes or ([64] if args.quick else list(bench.BATCH_SIZES))
-    repetitions = args.repetitions or (1 if args.quick else 3)
-    pairs = args.pairs or (2 if args.quick else 5)
-    if repetitions < 1 or pairs < 1 or any(b < 1 for b in batch_sizes) or args.threads < 1:
-        parser.error("--repetitions, --pairs, --batch-sizes and --threads must be positive")
-
+    args = parse_args()
     console = Console(stderr=True)
-    load_before = bench.load_average()
-    busy = bench.machine_is_busy()
+    load_before, busy = bench.load_average(), bench.machine_is_busy()
     if busy:
         console.print(
             f"WARNING: load average {load_before:.2f} > 1 before the benchmark started: other work is running. "
@@ -73,7 +54,7 @@ def main() -> None:
         workdir = Path(tmp)
         dataset = bench.bench_dataset(str(Path("data").resolve()))
         console.print(
-            f"dataset={dataset} threads={args.threads} repetitions={repetitions} torch {torch.__version__} "
+            f"dataset={dataset} threads={args.threads} repetitions={args.repetitions} torch {torch.__version__} "
             f"on {platform.processor() or platform.machine()}, {bench.default_threads()} cores"
         )
         runner = bench.Bench(dataset, workdir, args.threads, args.variant)
@@ -81,30 +62,15 @@ def main() -> None:
         rows = bench.measure(
             runner,
             args.models,
-            batch_sizes,
+            args.batch_sizes,
             bench.PIPELINES,
-            repetitions,
+            args.repetitions,
             0.25 if args.quick else 1.0,
             progress=lambda line: console.print(f"  {line}", style="dim"),
         )
-        print_table(rows, f"training samples/s, median of {repetitions} ({time.perf_counter() - started:.0f} s){mark}")
-        clean: dict = {}
-        if args.skip_clean:
-            clean = {"skipped": "--skip-clean"}
-        elif not bench.has_fashion_files(args.data_dir):
-            clean = {"skipped": f"no Fashion-MNIST .gz files in {args.data_dir}"}
-            console.print(f"clean-process pairs skipped: {clean['skipped']}")
-        else:
-            clean = bench.clean_pairs(
-                workdir / "clean",
-                args.data_dir,
-                args.threads,
-                pairs,
-                steps=max(4, 2_000 // 64) if args.quick else None,
-                progress=lambda line: console.print(f"  {line}", style="dim"),
-            )
-            clean["busy"] = busy  # judged before the benchmark started: its own children raise the load later
-            print_clean(clean, mark)
+        seconds = time.perf_counter() - started
+        print_table(rows, f"training samples/s, median of {args.repetitions} ({seconds:.0f} s){mark}")
+        clean = clean_process_pairs(args, workdir, console, busy, mark)
         if args.json:
             machine = {
                 "load_average_before": round(load_before, 2),
@@ -118,6 +84,50 @@ def main() -> None:
             console.print(f"wrote {args.json}")
         if not args.skip_process:
             print_process_figures(runner, workdir, dataset, args.models, quick=args.quick)
+
+
+def parse_args() -> argparse.Namespace:
+    """The command line, with --quick's and the full run's defaults filled in."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one repetition, batch 64, small budgets")
+    parser.add_argument("--json", type=Path, help="write the rows {model, batch_size, pipeline, samples_per_second}")
+    parser.add_argument("--models", nargs="+", default=list(bench.MODELS), choices=bench.MODELS)
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=None)
+    parser.add_argument("--repetitions", type=int, default=None, help="default 3 (1 with --quick)")
+    parser.add_argument("--threads", type=int, default=bench.default_threads())
+    parser.add_argument("--variant", nargs="*", default=[], help="overrides for convlab (the rivals stay plain NCHW)")
+    parser.add_argument("--skip-process", action="store_true", help="skip start-up, evaluation and memory")
+    parser.add_argument("--pairs", type=int, default=None, help="clean-process pairs: default 5 (2 with --quick)")
+    parser.add_argument("--data-dir", default=bench.FASHION_DIR, help="Fashion-MNIST .gz files for the clean pairs")
+    parser.add_argument("--skip-clean", action="store_true", help="skip the clean-process pairs")
+    args = parser.parse_args()
+    args.batch_sizes = args.batch_sizes or ([64] if args.quick else list(bench.BATCH_SIZES))
+    args.repetitions = args.repetitions or (1 if args.quick else 3)
+    args.pairs = args.pairs or (2 if args.quick else 5)
+    if args.repetitions < 1 or args.pairs < 1 or any(b < 1 for b in args.batch_sizes) or args.threads < 1:
+        parser.error("--repetitions, --pairs, --batch-sizes and --threads must be positive")
+    return args
+
+
+def clean_process_pairs(args: argparse.Namespace, workdir: Path, console: Console, busy: bool, mark: str) -> dict:
+    """train.py against the hand-written script in clean processes, printed; or why they were skipped."""
+    if args.skip_clean:
+        return {"skipped": "--skip-clean"}
+    if not bench.has_fashion_files(args.data_dir):
+        clean = {"skipped": f"no Fashion-MNIST .gz files in {args.data_dir}"}
+        console.print(f"clean-process pairs skipped: {clean['skipped']}")
+        return clean
+    clean = bench.clean_pairs(
+        workdir / "clean",
+        args.data_dir,
+        args.threads,
+        args.pairs,
+        steps=max(4, 2_000 // 64) if args.quick else None,
+        progress=lambda line: console.print(f"  {line}", style="dim"),
+    )
+    clean["busy"] = busy  # judged before the benchmark started: its own children raise the load later
+    print_clean(clean, mark)
+    return clean
 
 
 def print_clean(clean: dict, mark: str) -> None:

@@ -58,14 +58,46 @@ def write_report(sweep_dir: Path, presets: tuple[str, ...], command: str, info: 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.from_dir:
-        sweep_dir = Path(args.from_dir)
-        info_file = sweep_dir / RUN_INFO
-        if not sweep_dir.is_dir():
-            fail(f"--from {sweep_dir}: no such directory")
-        info = json.loads(info_file.read_text()) if info_file.is_file() else {}
-        presets = tuple(info.get("presets", args.presets))
-        rows = write_report(sweep_dir, presets, info.get("command", "python scripts/reproduce.py"), info)
-        return 0 if all(ok_runs(r) for r in rows) else 1
+        return _rewrite(Path(args.from_dir), args.presets)
+    launches = _launches(args)
+    base = args.out or str(Path("outputs") / "reproduce" / time.strftime("%Y-%m-%d_%H-%M-%S"))
+    sweep_dir = Path(unique_dir(base))  # created atomically: never an earlier reproduction's directory
+    shown = " ".join(["python scripts/reproduce.py", *_shown_args(args)])
+    info = {"command": shown, "presets": list(args.presets), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    info["wall_per_run"] = {p: [] for p in args.presets}  # seconds of each train.py process, start to exit
+    start = time.perf_counter()
+    for preset, launch in launches:
+        atomic_write_text(sweep_dir / RUN_INFO, json.dumps(info, indent=2))
+        began = time.perf_counter()
+        proc = subprocess.run([sys.executable, str(ROOT / "train.py"), *launch, f"hydra.sweep.dir={sweep_dir}"])
+        info["wall_per_run"][preset].append(time.perf_counter() - began)
+        if proc.returncode != 0 and not any(sweep_dir.glob(f"*/{RESULTS_NAME}")):
+            shutil.rmtree(sweep_dir)  # train.py has printed its one-line reason; nothing ran
+            return proc.returncode
+    info["wall"] = time.perf_counter() - start
+    atomic_write_text(sweep_dir / RUN_INFO, json.dumps(info, indent=2))
+    failed = [r for r in write_report(sweep_dir, args.presets, shown, info) if not _all_ok(r)]
+    if failed:
+        bad = next((r for r in failed[0]["records"] if r["status"] != "ok"), None)
+        reason = bad.get("error", bad["status"]) if bad else "did not run"
+        print(f"convlab: error: {failed[0]['preset']}: {reason}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def _rewrite(sweep_dir: Path, presets: tuple[str, ...]) -> int:
+    """--from: the report of a finished (or interrupted) reproduction, written again."""
+    if not sweep_dir.is_dir():
+        fail(f"--from {sweep_dir}: no such directory")
+    info_file = sweep_dir / RUN_INFO
+    info = json.loads(info_file.read_text()) if info_file.is_file() else {}
+    presets = tuple(info.get("presets", presets))
+    rows = write_report(sweep_dir, presets, info.get("command", "python scripts/reproduce.py"), info)
+    return 0 if all(ok_runs(r) for r in rows) else 1
+
+
+def _launches(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
+    """(preset, train.py arguments) per multirun, every job composed and checked before anything runs."""
     overrides = list(args.overrides)
     try:
         keys = [override_key(o) for o in overrides]
@@ -83,37 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [[f"seed={s}"] for s in range(args.seeds)] if args.seeds > 1 else [[]]
     launches = [(p, ["-m", f"experiment={p}", *seed, *overrides]) for seed in seeds for p in args.presets]
     try:
-        for _, launch in launches[: len(args.presets)]:  # every job composed and checked before anything runs
+        for _, launch in launches[: len(args.presets)]:  # the first seed's: the others differ only in seed=
             precheck(launch, "config", check_config)
     except ConvlabError as e:
         fail(str(e))
-    base = args.out or str(Path("outputs") / "reproduce" / time.strftime("%Y-%m-%d_%H-%M-%S"))
-    sweep_dir = Path(unique_dir(base))  # created atomically: never an earlier reproduction's directory
-    shown = " ".join(["python scripts/reproduce.py", *_shown_args(args)])
-    info = {"command": shown, "presets": list(args.presets), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    info["wall_per_run"] = {p: [] for p in args.presets}  # seconds of each train.py process, start to exit
-    atomic_write_text(sweep_dir / RUN_INFO, json.dumps(info, indent=2))
-    start = time.perf_counter()
-    for preset, launch in launches:
-        began = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(ROOT / "train.py"), *launch, f"hydra.sweep.dir={sweep_dir}"])
-        info["wall_per_run"][preset].append(time.perf_counter() - began)
-        atomic_write_text(sweep_dir / RUN_INFO, json.dumps(info, indent=2))
-        if proc.returncode != 0 and not any(sweep_dir.glob(f"*/{RESULTS_NAME}")):
-            # train.py has printed its one-line reason; nothing ran
-            shutil.rmtree(sweep_dir)
-            return proc.returncode
-    info["wall"] = time.perf_counter() - start
-    atomic_write_text(sweep_dir / RUN_INFO, json.dumps(info, indent=2))
-    rows = write_report(sweep_dir, args.presets, shown, info)
-    failed = [r for r in rows if not ok_runs(r) or len(ok_runs(r)) < len(r["records"])]
-    if failed:
-        first = failed[0]
-        bad = next((r for r in first["records"] if r["status"] != "ok"), None)
-        reason = bad.get("error", bad["status"]) if bad else "did not run"
-        print(f"convlab: error: {first['preset']}: {reason}", file=sys.stderr, flush=True)
-        return 1
-    return 0
+    return launches
+
+
+def _all_ok(row: dict[str, Any]) -> bool:
+    return bool(ok_runs(row)) and len(ok_runs(row)) == len(row["records"])
 
 
 def _shown_args(args: argparse.Namespace) -> list[str]:
