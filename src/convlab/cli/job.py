@@ -18,7 +18,7 @@ from convlab.cli.summary import job_line
 from convlab.config.runtime import in_multirun, process_rank
 from convlab.errors import ConvlabError, RunDirInUseError, RunInterrupted
 from convlab.run.record import describe_run
-from convlab.runfiles.results import RESULTS_NAME, RunRecord, Status, write_results
+from convlab.runfiles.results import REQUIRED_KEYS, RESULTS_NAME, RunRecord, Status, write_results
 from convlab.trackers.wandb_run import finish_wandb_run
 
 log = logging.getLogger(__name__)
@@ -72,15 +72,8 @@ def record_outcome(cfg: DictConfig, status: Status, message: str) -> RunRecord |
         return None
     try:
         record = describe_run(cfg)
-    except Exception:
-        record = {
-            "status": "failed",
-            "dataset": None,
-            "model": None,
-            "optim": None,
-            "loss": None,
-            "overrides": [],
-        }
+    except Exception:  # a config too broken to describe: the required keys, unknown
+        record = RunRecord(dict.fromkeys(REQUIRED_KEYS), overrides=[])
     record.update(status=status, error=message)
     write_results(out_dir, record)
     return record
