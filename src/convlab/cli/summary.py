@@ -29,7 +29,8 @@ class Terminal:
     shows nothing itself (convlab.cli.job prints its one line). Either way train.log gets the block's plain copy."""
 
     def __init__(self) -> None:
-        self.console = None if in_multirun() else terminal_console()
+        # Field lines are never cut (print_fields); tables get Rich's width.
+        self.console = None if in_multirun() else Console()
         self.interactive = self.console is not None
 
     def header(self, record: RunRecord) -> None:
@@ -53,9 +54,8 @@ def describe_line(record: RunRecord) -> str:
     return f"dataset={record['dataset']} model={record['model']} optim={record['optim']} loss={record['loss']}"
 
 
-def print_header(record: RunRecord, console: Console | None = None) -> None:
+def print_header(record: RunRecord, console: Console) -> None:
     """Before training: what runs and where its files go."""
-    console = console or Console()
     rows: list[tuple[str, str | Text]] = [("convlab train", describe_line(record))]
     overrides = " ".join(record.get("overrides") or [])
     if overrides:
@@ -81,9 +81,8 @@ def status_rows(record: RunRecord) -> list[tuple[str, str | Text]]:
     return rows
 
 
-def print_summary(results: RunRecord, console: Console | None = None) -> None:
+def print_summary(results: RunRecord, console: Console) -> None:
     """Model, parameters, test accuracy, macro F1 and the confusion matrix with class names."""
-    console = console or Console()
     rows: list[tuple[str, str | Text]] = [("run", describe_line(results))]
     if results.get("params") is not None:
         rows.append(("parameters", f"{results['params']:,}"))
@@ -111,7 +110,7 @@ def print_summary(results: RunRecord, console: Console | None = None) -> None:
 
 def print_result(record: RunRecord, console: Console | None = None) -> None:
     """The end-of-run block of the run's kind: a filter run's kernel, else the classifier's figures."""
-    (print_filter_summary if record.get("task") == "filter" else print_summary)(record, console)
+    (print_filter_summary if record.get("task") == "filter" else print_summary)(record, console or Console())
 
 
 def kernel_table(learned: Sequence[Sequence[float]], target: Sequence[Sequence[float]]) -> str:
@@ -130,8 +129,7 @@ def kernel_table(learned: Sequence[Sequence[float]], target: Sequence[Sequence[f
     return "\n".join(lines)
 
 
-def print_filter_summary(record: RunRecord, console: Console | None = None) -> None:
-    console = console or Console()
+def print_filter_summary(record: RunRecord, console: Console) -> None:
     filt = record.get("filter") or {}
     rows: list[tuple[str, str | Text]] = [("run", describe_line(record))]
     shape = record.get("image_shape")
@@ -166,11 +164,6 @@ def confusion_table(cm: list[list[int]], class_names: list[str]) -> Table:
         cells = [f"[bold green]{v}[/]" if i == j else (str(v) if v else "[dim]0[/]") for j, v in enumerate(row)]
         table.add_row(name, *cells, f"{recall[i]:.3f}")
     return table
-
-
-def terminal_console() -> Console:
-    """The console of a run's own output. Field lines are never cut (print_fields); tables get Rich's width."""
-    return Console()
 
 
 def plain_text(draw: Callable[[Console], None]) -> str:
