@@ -208,10 +208,6 @@ def paired_tests(comparison: Comparison) -> None:
         comparison.paired.update({keyed[k].run_dir: p for k, p in paired.items()})
 
 
-def best_jobs(comparison: Comparison) -> set[Path]:
-    return set(comparison.best.values())
-
-
 def repeat_groups(comparison: Comparison) -> list[Group]:
     """Configurations with repeats (seeds, folds, or the same overrides in several sweeps); [] if none."""
     groups: dict[tuple[str, ...], Group] = {}
@@ -426,82 +422,3 @@ def groups_to_csv(comparison: Comparison) -> str:
         counts = [len(g.finished), len(g.jobs)]
         writer.writerow([*identity, *counts, acc, acc_sd, low, high, row["val_mean"], f1, f1_sd, row["repeats"]])
     return out.getvalue()
-
-
-def _md_table(columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> list[str]:
-    def cell(key: str, row: dict[str, Any]) -> str:
-        text = status_cell(row) if key == "status" else format_cell(key, row[key])
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(h for _, h in columns) + " |"]
-    lines.append("|" + "|".join("---:" if k in NUMERIC else "---" for k, _ in columns) + "|")
-    lines += ["| " + " | ".join(cell(k, row) for k, _ in columns) + " |" for row in rows]
-    return lines
-
-
-def significance_lines(comparison: Comparison, limit: int = 12) -> list[str]:
-    """What the paired tests found, in sentences (markdown inline code for job names)."""
-    rank = {j.run_dir: i for i, j in enumerate(comparison.jobs, 1)}
-    by_dir = {j.run_dir: j for j in comparison.jobs}
-
-    def name(run_dir: Path) -> str:
-        return f"#{rank[run_dir]} `{comparison.label(by_dir[run_dir])}`"
-
-    def listed(dirs: list[Path], text: Any) -> str:
-        shown = ", ".join(f"{name(d)} ({text(d)})" for d in dirs[:limit])
-        return shown + (f" and {len(dirs) - limit} more (see the table)" if len(dirs) > limit else "")
-
-    lines = []
-    for fingerprint, best in comparison.best.items():
-        family = [d for d, p in comparison.paired.items() if p.best == str(best)]
-        job = by_dir[best]
-        lines.append(
-            f"Best by validation accuracy on test set {fingerprint}: {name(best)} (val acc {job.val_acc:.4f}, "
-            f"test acc {float(job.test['acc']):.4f}). Each of the {len(family)} other jobs tested on the same "
-            f"{len(comparison.files.predictions[best]):,} samples is compared with it by McNemar's exact test, "
-            f"Holm-corrected over the {len(family)} comparisons at α = {ALPHA}."
-        )
-        same = sorted((d for d in family if not comparison.paired[d].significant), key=lambda d: rank[d])
-        differ = [d for d in family if comparison.paired[d].significant]
-        if same:
-            adjusted = {d: f"Holm-adjusted p={comparison.paired[d].p_holm:.2g}" for d in same}
-            lines.append(f"Not significantly different from the best: {listed(same, adjusted.get)}.")
-        lines.append(f"Significantly different from the best: {len(differ)} job{'s' * (len(differ) != 1)}.")
-    untested = [j.run_dir for j in comparison.finished if j.run_dir not in comparison.files.predictions]
-    if untested:
-        lines.append(
-            "No paired test (no predictions.npz: a run from an older version, or its file was unreadable): "
-            + listed(untested, lambda d: "test acc only")
-            + "."
-        )
-    return lines
-
-
-def to_markdown(comparison: Comparison, images: Sequence[str] = ()) -> str:
-    rows = job_rows(comparison)
-    lines = [f"# Comparison of {len(rows)} job{'s' * (len(rows) != 1)}", ""]
-    lines += [f"Sources: {', '.join(str(s) for s in comparison.sources)}", ""] if comparison.sources else []
-    if comparison.common:
-        lines += [f"Common to every job: `{' '.join(comparison.common)}`", ""]
-    lines += [f"- warning: {problem}" for problem in comparison.files.problems]
-    lines += [""] if comparison.files.problems else []
-    if comparison.groups:
-        lines += ["## Per configuration, over repeats (mean ± sample std, 95% t-interval of the mean)", ""]
-        lines += [*_md_table(GROUP_COLUMNS, group_rows(comparison)), ""]
-    lines += ["## Per job (test accuracy with its 95% Wilson interval)", ""]
-    lines += [*_md_table(COLUMNS, rows), ""]
-    significance = significance_lines(comparison)
-    if significance:
-        lines += ["## Which differences are real", ""]
-        lines += [line for sentence in significance for line in (sentence, "")]  # a paragraph each
-    warned = [r for r in rows if r["warnings"]]
-    if warned:
-        lines += [f"## {WARNING_MARK} Jobs that finished with warnings (at chance)", ""]
-        lines += [f"- #{r['rank']} `{r['overrides']}`: {r['warnings']}" for r in warned] + [""]
-    unfinished = [r for r in rows if r["status"] != "ok"]
-    if unfinished:
-        lines += ["## Jobs that did not finish", ""]
-        lines += [f"- #{r['rank']} `{r['overrides']}`: **{r['status']}**: {r['error']}" for r in unfinished] + [""]
-    lines += [f"- {note}" for note in comparison.notes] + ([""] if comparison.notes else [])
-    lines += [f"![{name}]({name})" for name in images]
-    return "\n".join(lines).rstrip() + "\n"
