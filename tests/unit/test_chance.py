@@ -61,7 +61,7 @@ def test_the_report_marks_a_warned_row_in_markdown_html_and_csv(tmp_path: Path) 
     assert [(r["status"], bool(r["warnings"])) for r in rows] == [("ok", False), ("ok", True)]
     sections = build_sections(comparison)  # once, for both files
     markdown = to_markdown(sections)
-    assert f"| ok {WARNING_MARK} |" in markdown and "#2 `model=cnn8`: predicts one class ('a')" in markdown
+    assert f"| ok {WARNING_MARK} |" in markdown and "job 1 `model=cnn8`: predicts one class ('a')" in markdown
     page = report_html(sections, [])
     assert '<tr class="ok">' in page and '<tr class="ok" data-warnings="predicts one class' in page
     assert f'<td class="status">ok {WARNING_MARK}</td>' in page

@@ -114,9 +114,13 @@ class Comparison:
     paired: dict[Path, Paired] = field(default_factory=dict)  # per job: McNemar against the best
     best: dict[str, Path] = field(default_factory=dict)  # per test set fingerprint: the best job by val acc
     figure_notes: list[str] = field(default_factory=list)  # what a figure could not show, and why
+    numbers: dict[Path, str] = field(default_factory=dict)  # per job: what names it in tables (job_numbers)
 
     def label(self, job: Job) -> str:
         return self.labels[job.run_dir]
+
+    def number(self, job: Job) -> str:
+        return self.numbers.get(job.run_dir) or job.run_dir.name
 
     @property
     def finished(self) -> list[Job]:
@@ -130,9 +134,24 @@ class Comparison:
 
 
 # -- collecting -------------------------------------------------------------------------------------
-def _job_sort_key(path: Path) -> tuple[int, str]:
+def _job_number(path: Path) -> int | None:
+    """Hydra's job number, which starts a multirun job directory's name (``3_model=lenet``)."""
     match = re.match(r"(\d+)_", path.name)
-    return (int(match.group(1)) if match else 1 << 30, path.name)
+    return int(match.group(1)) if match else None
+
+
+def _job_sort_key(path: Path) -> tuple[int, str]:
+    number = _job_number(path)
+    return (1 << 30 if number is None else number, path.name)
+
+
+def job_numbers(jobs: Sequence[Job]) -> dict[Path, str]:
+    """What names each job in the report: the number its directory starts with (else the directory's name), so
+    ``3`` is ``3_model=lenet``; prefixed with the sweep's directory name where several sweeps share a number."""
+    own = {j.run_dir: str(n) if (n := _job_number(j.run_dir)) is not None else j.run_dir.name for j in jobs}
+    if len(set(own.values())) == len(own):
+        return own
+    return {d: f"{d.parent.name}/{n}" for d, n in own.items()}
 
 
 def sweep_job_dirs(sweep_dir: Path) -> list[Path]:
@@ -179,7 +198,7 @@ def build_comparison(jobs: list[Job], sources: Sequence[Path] = (), read_files: 
         jobs,
         key=lambda j: (STATUS_ORDER.get(j.status, 9), -float(j.test.get("acc", 0.0)) if j.status == "ok" else 0.0),
     )
-    comparison = Comparison(ranked, labels, common, sources=list(sources))
+    comparison = Comparison(ranked, labels, common, sources=list(sources), numbers=job_numbers(jobs))
     comparison.groups = repeat_groups(comparison)
     comparison.notes = optuna_notes(sources)
     if read_files:
@@ -241,8 +260,8 @@ def optuna_notes(sources: Sequence[Path]) -> list[str]:
 
 # -- tables -----------------------------------------------------------------------------------------
 # (key, markdown/html header); the CSV has these keys and a few more.
-COLUMNS = [
-    ("rank", "#"),
+COLUMNS = [  # rank is the table's order; the first column names the job's directory
+    ("job", "job"),
     ("overrides", "overrides"),
     ("dataset", "dataset"),
     ("model", "model"),
@@ -265,7 +284,7 @@ CSV_EXTRA = ["mcnemar_b", "mcnemar_c", "mcnemar_p", "seed", "fold", "threads", "
 BEST = "best"  # the vs-best cell of the job the others are tested against
 # Right-aligned columns in markdown and html.
 NUMERIC = {
-    "rank",
+    "job",
     "params",
     "flops",
     "test_acc",
@@ -303,6 +322,7 @@ def job_row(comparison: Comparison, rank: int, job: Job) -> dict[str, Any]:
     paired = comparison.paired.get(job.run_dir)
     return {
         "rank": rank,
+        "job": comparison.number(job),
         "overrides": comparison.label(job),
         **{k: job.get(k) for k in ("dataset", "model", "optim", "loss", "params", "epochs", "train_seconds")},
         "flops": job.get("flops_per_sample"),
@@ -399,7 +419,7 @@ def status_cell(row: dict[str, Any]) -> str:
 
 def to_csv(comparison: Comparison) -> str:
     """Machine-readable: full overrides of each job, raw numbers, then mean/std per repeated configuration."""
-    keys = [k for k, _ in COLUMNS if k != "acc_ci95"] + ["acc_ci95_low", "acc_ci95_high"] + CSV_EXTRA
+    keys = ["rank"] + [k for k, _ in COLUMNS if k != "acc_ci95"] + ["acc_ci95_low", "acc_ci95_high"] + CSV_EXTRA
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()

@@ -37,10 +37,10 @@ def to_markdown(sections: Sections, images: Sequence[str] = ()) -> str:
         lines += [line for sentence in sections.significance for line in (sentence, "")]  # a paragraph each
     if sections.warned:
         lines += [f"## {WARNING_MARK} Jobs that finished with warnings (at chance)", ""]
-        lines += [f"- #{r.job} `{r.overrides}`: {r.text}" for r in sections.warned] + [""]
+        lines += [f"- job {r.job} `{r.overrides}`: {r.text}" for r in sections.warned] + [""]
     if sections.unfinished:
         lines += ["## Jobs that did not finish", ""]
-        lines += [f"- #{r.job} `{r.overrides}`: **{r.status}**: {r.text}" for r in sections.unfinished] + [""]
+        lines += [f"- job {r.job} `{r.overrides}`: **{r.status}**: {r.text}" for r in sections.unfinished] + [""]
     lines += [f"- {note}" for note in comparison.notes] + ([""] if comparison.notes else [])
     lines += [f"![{name}]({name})" for name in images]
     return "\n".join(lines).rstrip() + "\n"

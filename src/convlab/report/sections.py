@@ -51,7 +51,7 @@ class Table:
 class Listed:
     """A job named in a list section (warned, unfinished): its number and label, and what happened."""
 
-    job: Any
+    job: str
     overrides: str
     status: str
     text: str
@@ -95,8 +95,8 @@ def build_sections(comparison: Comparison) -> Sections:
         table("jobs", COLUMNS, rows),
         configurations,
         significance_lines(comparison),
-        [Listed(r["rank"], r["overrides"], r["status"], r["warnings"]) for r in rows if r["warnings"]],
-        [Listed(r["rank"], r["overrides"], r["status"], str(r["error"])) for r in rows if r["status"] != "ok"],
+        [Listed(r["job"], r["overrides"], r["status"], r["warnings"]) for r in rows if r["warnings"]],
+        [Listed(r["job"], r["overrides"], r["status"], str(r["error"])) for r in rows if r["status"] != "ok"],
     )
 
 
@@ -106,7 +106,7 @@ def significance_lines(comparison: Comparison, limit: int = 12) -> list[str]:
     by_dir = {j.run_dir: j for j in comparison.jobs}
 
     def name(run_dir: Path) -> str:
-        return f"#{rank[run_dir]} `{comparison.label(by_dir[run_dir])}`"
+        return f"job {comparison.number(by_dir[run_dir])} `{comparison.label(by_dir[run_dir])}`"
 
     def listed(dirs: list[Path], text: Any) -> str:
         shown = ", ".join(f"{name(d)} ({text(d)})" for d in dirs[:limit])
