@@ -17,12 +17,12 @@ from importlib.resources import files
 
 from jinja2 import Environment, StrictUndefined, Template
 
-from convlab.report.chance import WARNING_MARK
 from convlab.report.figures import Picture
 from convlab.report.sections import Sections
 
 TEMPLATE, STYLE, SCRIPT = "report.html.j2", "report.css", "sort_table.js"
-# (anchor, heading), in the page's order; a section without content is left out of page and contents.
+# (anchor, heading), in the page's order, the lists of jobs (sections.JobList) and the notes last; a section without
+# content is left out of page and contents.
 SECTIONS = [
     ("sec-configurations", "Per configuration, over repeats"),
     ("sec-jobs", "Per job"),
@@ -33,9 +33,6 @@ SECTIONS = [
     ("sec-confusion", "Confusion matrices"),
     ("sec-per_class", "Per-class F1"),
     ("sec-mistakes", "Mistakes"),
-    ("sec-chance", f"{WARNING_MARK} Jobs near chance"),
-    ("sec-unfinished", "Jobs that did not finish"),
-    ("sec-notes", "Notes"),
 ]
 FIGURE_SECTIONS = ("curves", "cost", "hyperparameters", "confusion", "per_class", "mistakes")
 FOLD_JOBS_ABOVE = 40  # jobs in a sweep with repeats; more are folded under their configurations' table
@@ -79,11 +76,11 @@ def report_html(sections: Sections, pictures: Sequence[Picture]) -> str:
         "sec-configurations": sections.configurations is not None,
         "sec-jobs": True,
         "sec-significance": bool(sections.significance),
-        "sec-chance": bool(sections.warned),
-        "sec-unfinished": bool(sections.unfinished),
-        "sec-notes": bool(notes),
         **{anchor: bool(chosen) for anchor, chosen in figures.items()},
     }
+    shown = [(anchor, heading) for anchor, heading in SECTIONS if present[anchor]]
+    shown += [(jl.anchor, jl.page_heading) for jl in sections.lists if jl.jobs]
+    shown += [("sec-notes", "Notes")] if notes else []
     page = _template().render(
         title=f"convlab comparison: {', '.join(p.name for p in comparison.sources) or 'runs'}",
         generated=f"{datetime.now():%Y-%m-%d %H:%M:%S}",
@@ -93,7 +90,8 @@ def report_html(sections: Sections, pictures: Sequence[Picture]) -> str:
         fold_jobs=bool(comparison.groups) and len(sections.jobs.rows) > FOLD_JOBS_ABOVE,  # configurations first
         figures=figures,
         notes=notes,
-        shown=[(anchor, heading) for anchor, heading in SECTIONS if present[anchor]],
+        job_lists={jl.anchor: jl for jl in sections.lists},
+        shown=shown,
         style=_resource(STYLE),
         script=_resource(SCRIPT),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from convlab.report.chance import WARNING_MARK
 from convlab.report.compare import NUMERIC
 from convlab.report.sections import Sections, Table
 
@@ -35,12 +34,10 @@ def to_markdown(sections: Sections, images: Sequence[str] = ()) -> str:
     if sections.significance:
         lines += ["## Which differences are real", ""]
         lines += [line for sentence in sections.significance for line in (sentence, "")]  # a paragraph each
-    if sections.warned:
-        lines += [f"## {WARNING_MARK} Jobs that finished with warnings (at chance)", ""]
-        lines += [f"- job {r.job} `{r.overrides}`: {r.text}" for r in sections.warned] + [""]
-    if sections.unfinished:
-        lines += ["## Jobs that did not finish", ""]
-        lines += [f"- job {r.job} `{r.overrides}`: **{r.status}**: {r.text}" for r in sections.unfinished] + [""]
+    for job_list in (jl for jl in sections.lists if jl.jobs):
+        lines += [f"## {job_list.heading}", ""]
+        status = "**{}**: " if job_list.show_status else ""
+        lines += [f"- job {r.job} `{r.overrides}`: {status.format(r.status)}{r.text}" for r in job_list.jobs] + [""]
     lines += [f"- {note}" for note in comparison.notes] + ([""] if comparison.notes else [])
     lines += [f"![{name}]({name})" for name in images]
     return "\n".join(lines).rstrip() + "\n"

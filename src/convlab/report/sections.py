@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from convlab.report.chance import WARNING_MARK
 from convlab.report.compare import (
     COLUMNS,
     GROUP_COLUMNS,
@@ -49,7 +51,7 @@ class Table:
 
 @dataclass
 class Listed:
-    """A job named in a list section (warned, unfinished): its number and label, and what happened."""
+    """A job named in a list section: its number and label, and what happened."""
 
     job: str
     overrides: str
@@ -58,13 +60,23 @@ class Listed:
 
 
 @dataclass
+class JobList:
+    """A section that lists jobs (warned, unfinished): left out of both files when it lists none."""
+
+    anchor: str  # the page's id for it
+    heading: str  # comparison.md's heading
+    page_heading: str  # report.html's, shorter: it is also the contents' entry
+    jobs: list[Listed]
+    show_status: bool  # the status before the reason
+
+
+@dataclass
 class Sections:
     comparison: Comparison
     jobs: Table
     configurations: Table | None  # only when some configuration was repeated
     significance: list[str]  # sentences; job labels as Markdown inline code
-    warned: list[Listed]  # finished, but their results look like chance
-    unfinished: list[Listed]
+    lists: list[JobList]  # in both files' order, after the tables and figures
 
 
 def _sort_value(value: Any) -> str | None:
@@ -90,14 +102,19 @@ def table(table_id: str, columns: list[tuple[str, str]], rows: list[dict[str, An
 def build_sections(comparison: Comparison) -> Sections:
     rows = job_rows(comparison)
     configurations = table("configurations", GROUP_COLUMNS, group_rows(comparison)) if comparison.groups else None
-    return Sections(
-        comparison,
-        table("jobs", COLUMNS, rows),
-        configurations,
-        significance_lines(comparison),
-        [Listed(r["job"], r["overrides"], r["status"], r["warnings"]) for r in rows if r["warnings"]],
-        [Listed(r["job"], r["overrides"], r["status"], str(r["error"])) for r in rows if r["status"] != "ok"],
-    )
+    warned = listed(rows, "warnings", lambda r: bool(r["warnings"]))
+    unfinished = listed(rows, "error", lambda r: r["status"] != "ok")
+    chance = f"{WARNING_MARK} Jobs that finished with warnings (at chance)"
+    lists = [
+        JobList("sec-chance", chance, f"{WARNING_MARK} Jobs near chance", warned, show_status=False),
+        JobList("sec-unfinished", "Jobs that did not finish", "Jobs that did not finish", unfinished, show_status=True),
+    ]
+    return Sections(comparison, table("jobs", COLUMNS, rows), configurations, significance_lines(comparison), lists)
+
+
+def listed(rows: list[dict[str, Any]], why: str, chosen: Callable[[dict[str, Any]], bool]) -> list[Listed]:
+    """The chosen job rows as list items, each with its ``why`` column as the reason."""
+    return [Listed(r["job"], r["overrides"], r["status"], str(r[why])) for r in rows if chosen(r)]
 
 
 def significance_lines(comparison: Comparison, limit: int = 12) -> list[str]:
