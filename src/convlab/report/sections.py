@@ -27,11 +27,7 @@ class Cell:
     key: str
     text: str  # as both files show it
     sort: str | None  # the number the page sorts by when the text does not say it plainly (1.34 M, 0.91–0.93)
-
-    @property
-    def numeric(self) -> bool:
-        """Right-aligned in both files."""
-        return self.key in NUMERIC
+    numeric: bool  # right-aligned
 
 
 @dataclass
@@ -90,7 +86,7 @@ def _sort_value(value: Any) -> str | None:
 def table(table_id: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> Table:
     def cell(key: str, row: dict[str, Any]) -> Cell:
         text = status_cell(row) if key == "status" else format_cell(key, row[key])
-        return Cell(key, text, _sort_value(row[key]) if key in NUMERIC else None)
+        return Cell(key, text, _sort_value(row[key]) if key in NUMERIC else None, key in NUMERIC)
 
     built = [
         Row([cell(k, row) for k, _ in columns], str(row.get("status", "")), row.get("error"), row.get("warnings"))
