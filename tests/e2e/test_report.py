@@ -143,9 +143,14 @@ def test_unfinished_jobs_are_listed_after_finished_ones_with_their_error(tmp_pat
     assert rows[0]["overrides"] == "model=lenet" and rows[3]["error"] == "DataError: corrupt file"
     assert "killed" in rows[4]["error"] and rows[4]["overrides"] == "model=vgg"
     markdown = (sweep / "comparison.md").read_text()
-    assert "- #4 `model=cnn8`: **failed**: DataError: corrupt file" in markdown
+    # named by job number, the one its directory starts with (0_model=cnn8), not by rank (4th)
+    assert "- job 0 `model=cnn8`: **failed**: DataError: corrupt file" in markdown
+    assert "| job | overrides |" in markdown and "| 0 | model=cnn8 |" in markdown
+    assert [(r["job"], r["rank"]) for r in rows] == [("3", "1"), ("1", "2"), ("2", "3"), ("0", "4"), ("4", "5")]
     page = (sweep / "report.html").read_text()
     assert page.count('<tr class="ok"') == 2 and '<tr class="missing"' in page
+    first_cells = re.findall(r'<tr class="\w+"[^>]*><td class="num">([^<]*)</td>', page.split('id="jobs"')[1])
+    assert first_cells == ["3", "1", "2", "0", "4"] and '<th title="click to sort">job</th>' in page  # rank: order
     # params and training time vs accuracy, a confusion matrix per finished job, per-class F1
     assert page.count("<img") == 5
 
@@ -158,6 +163,7 @@ def test_compare_script_over_two_sweeps_writes_one_report_into_out(tmp_path: Pat
     compare_main([str(first), str(second / "0_model=cnn8" / "results.json"), str(single_run), "--out", str(out)])
     rows = read_csv(out / "comparison.csv")
     assert sorted(r["overrides"] for r in rows) == ["model=cnn8", "model=lenet", "model=mlp"]  # lenet counted once
+    assert sorted(r["job"] for r in rows) == ["a/0", "a/1", "b/0"]  # two sweeps share job 0: their names tell
     assert f"open {out / 'report.html'}" in capsys.readouterr().out
     assert not list(first.glob("comparison*"))  # several sources: nothing written into them
 

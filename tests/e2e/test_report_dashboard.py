@@ -217,3 +217,21 @@ def test_labels_of_one_figure_never_overlap_pairwise() -> None:
     boxes = [t.get_window_extent(fig.canvas.get_renderer()) for t in ax.texts]
     assert not any(a.overlaps(b) for a, b in combinations(boxes, 2))
     plt.close(fig)
+
+
+def test_one_epoch_runs_are_drawn_as_points_not_empty_panels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn = {}
+    save = figures.save
+    monkeypatch.setattr(figures, "save", lambda fig, path, **kw: drawn.setdefault(path.name, fig) and save(fig, path))
+    test = make_test_set(200)
+    sweep = tmp_path / "sweep"
+    for job, (model, seed) in enumerate([("mlp", 0), ("mlp", 1), ("lenet", 0), ("lenet", 1), ("cnn8", 0)]):
+        write_run(sweep / f"{job}_model={model},seed={seed}", test, model, 0.1, 64, seed, epochs=1)
+    write_comparison_report([sweep], sweep)
+    fig = drawn["learning_curves.png"]
+    for ax in fig.axes[:4]:
+        lines = [line for line in ax.get_lines() if len(line.get_xdata()) == 1]
+        assert len(lines) == 3, ax.get_title()  # a line per configuration, each one point
+        assert all(line.get_marker() == "o" and line.get_markersize() > 0 for line in lines), ax.get_title()
+        assert len(ax.collections) == 2  # the min-max over two seeds: a bar at the one epoch
+        assert all(float(t).is_integer() for t in ax.get_xticks())  # epochs: no 0.98, 1.02

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from convlab.report.chance import WARNING_MARK, chance_warnings, run_warnings
-from convlab.report.compare import Job, build_comparison, job_rows, to_csv, to_markdown
+from convlab.report.compare import Job, build_comparison, job_rows, to_csv
 from convlab.report.html import report_html
+from convlab.report.markdown import to_markdown
+from convlab.report.sections import build_sections
 
 GOOD = [[9, 1, 0], [1, 8, 1], [0, 1, 9]]  # 26/30 right
 ONE_CLASS = [[10, 0, 0], [9, 1, 0], [8, 0, 2]]  # 27 of 30 predicted as class 0; accuracy 13/30
@@ -57,9 +59,10 @@ def test_the_report_marks_a_warned_row_in_markdown_html_and_csv(tmp_path: Path) 
     )
     rows = job_rows(comparison)
     assert [(r["status"], bool(r["warnings"])) for r in rows] == [("ok", False), ("ok", True)]
-    markdown = to_markdown(comparison)
-    assert f"| ok {WARNING_MARK} |" in markdown and "#2 `model=cnn8`: predicts one class ('a')" in markdown
-    page = report_html(comparison, {})
+    sections = build_sections(comparison)  # once, for both files
+    markdown = to_markdown(sections)
+    assert f"| ok {WARNING_MARK} |" in markdown and "job 1 `model=cnn8`: predicts one class ('a')" in markdown
+    page = report_html(sections, [])
     assert '<tr class="ok">' in page and '<tr class="ok" data-warnings="predicts one class' in page
     assert f'<td class="status">ok {WARNING_MARK}</td>' in page
     assert "predicts one class ('a') for 90% of the test samples" in to_csv(comparison)

@@ -114,9 +114,13 @@ class Comparison:
     paired: dict[Path, Paired] = field(default_factory=dict)  # per job: McNemar against the best
     best: dict[str, Path] = field(default_factory=dict)  # per test set fingerprint: the best job by val acc
     figure_notes: list[str] = field(default_factory=list)  # what a figure could not show, and why
+    numbers: dict[Path, str] = field(default_factory=dict)  # per job: what names it in tables (job_numbers)
 
     def label(self, job: Job) -> str:
         return self.labels[job.run_dir]
+
+    def number(self, job: Job) -> str:
+        return self.numbers.get(job.run_dir) or job.run_dir.name
 
     @property
     def finished(self) -> list[Job]:
@@ -130,9 +134,24 @@ class Comparison:
 
 
 # -- collecting -------------------------------------------------------------------------------------
-def _job_sort_key(path: Path) -> tuple[int, str]:
+def _job_number(path: Path) -> int | None:
+    """Hydra's job number, which starts a multirun job directory's name (``3_model=lenet``)."""
     match = re.match(r"(\d+)_", path.name)
-    return (int(match.group(1)) if match else 1 << 30, path.name)
+    return int(match.group(1)) if match else None
+
+
+def _job_sort_key(path: Path) -> tuple[int, str]:
+    number = _job_number(path)
+    return (1 << 30 if number is None else number, path.name)
+
+
+def job_numbers(jobs: Sequence[Job]) -> dict[Path, str]:
+    """What names each job in the report: the number its directory starts with (else the directory's name), so
+    ``3`` is ``3_model=lenet``; prefixed with the sweep's directory name where several sweeps share a number."""
+    own = {j.run_dir: str(n) if (n := _job_number(j.run_dir)) is not None else j.run_dir.name for j in jobs}
+    if len(set(own.values())) == len(own):
+        return own
+    return {d: f"{d.parent.name}/{n}" for d, n in own.items()}
 
 
 def sweep_job_dirs(sweep_dir: Path) -> list[Path]:
@@ -179,7 +198,7 @@ def build_comparison(jobs: list[Job], sources: Sequence[Path] = (), read_files: 
         jobs,
         key=lambda j: (STATUS_ORDER.get(j.status, 9), -float(j.test.get("acc", 0.0)) if j.status == "ok" else 0.0),
     )
-    comparison = Comparison(ranked, labels, common, sources=list(sources))
+    comparison = Comparison(ranked, labels, common, sources=list(sources), numbers=job_numbers(jobs))
     comparison.groups = repeat_groups(comparison)
     comparison.notes = optuna_notes(sources)
     if read_files:
@@ -206,10 +225,6 @@ def paired_tests(comparison: Comparison) -> None:
         best, paired = result
         comparison.best[fingerprint] = keyed[best].run_dir
         comparison.paired.update({keyed[k].run_dir: p for k, p in paired.items()})
-
-
-def best_jobs(comparison: Comparison) -> set[Path]:
-    return set(comparison.best.values())
 
 
 def repeat_groups(comparison: Comparison) -> list[Group]:
@@ -245,8 +260,8 @@ def optuna_notes(sources: Sequence[Path]) -> list[str]:
 
 # -- tables -----------------------------------------------------------------------------------------
 # (key, markdown/html header); the CSV has these keys and a few more.
-COLUMNS = [
-    ("rank", "#"),
+COLUMNS = [  # rank is the table's order; the first column names the job's directory
+    ("job", "job"),
     ("overrides", "overrides"),
     ("dataset", "dataset"),
     ("model", "model"),
@@ -269,7 +284,7 @@ CSV_EXTRA = ["mcnemar_b", "mcnemar_c", "mcnemar_p", "seed", "fold", "threads", "
 BEST = "best"  # the vs-best cell of the job the others are tested against
 # Right-aligned columns in markdown and html.
 NUMERIC = {
-    "rank",
+    "job",
     "params",
     "flops",
     "test_acc",
@@ -307,6 +322,7 @@ def job_row(comparison: Comparison, rank: int, job: Job) -> dict[str, Any]:
     paired = comparison.paired.get(job.run_dir)
     return {
         "rank": rank,
+        "job": comparison.number(job),
         "overrides": comparison.label(job),
         **{k: job.get(k) for k in ("dataset", "model", "optim", "loss", "params", "epochs", "train_seconds")},
         "flops": job.get("flops_per_sample"),
@@ -403,7 +419,7 @@ def status_cell(row: dict[str, Any]) -> str:
 
 def to_csv(comparison: Comparison) -> str:
     """Machine-readable: full overrides of each job, raw numbers, then mean/std per repeated configuration."""
-    keys = [k for k, _ in COLUMNS if k != "acc_ci95"] + ["acc_ci95_low", "acc_ci95_high"] + CSV_EXTRA
+    keys = ["rank"] + [k for k, _ in COLUMNS if k != "acc_ci95"] + ["acc_ci95_low", "acc_ci95_high"] + CSV_EXTRA
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
@@ -426,82 +442,3 @@ def groups_to_csv(comparison: Comparison) -> str:
         counts = [len(g.finished), len(g.jobs)]
         writer.writerow([*identity, *counts, acc, acc_sd, low, high, row["val_mean"], f1, f1_sd, row["repeats"]])
     return out.getvalue()
-
-
-def _md_table(columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> list[str]:
-    def cell(key: str, row: dict[str, Any]) -> str:
-        text = status_cell(row) if key == "status" else format_cell(key, row[key])
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(h for _, h in columns) + " |"]
-    lines.append("|" + "|".join("---:" if k in NUMERIC else "---" for k, _ in columns) + "|")
-    lines += ["| " + " | ".join(cell(k, row) for k, _ in columns) + " |" for row in rows]
-    return lines
-
-
-def significance_lines(comparison: Comparison, limit: int = 12) -> list[str]:
-    """What the paired tests found, in sentences (markdown inline code for job names)."""
-    rank = {j.run_dir: i for i, j in enumerate(comparison.jobs, 1)}
-    by_dir = {j.run_dir: j for j in comparison.jobs}
-
-    def name(run_dir: Path) -> str:
-        return f"#{rank[run_dir]} `{comparison.label(by_dir[run_dir])}`"
-
-    def listed(dirs: list[Path], text: Any) -> str:
-        shown = ", ".join(f"{name(d)} ({text(d)})" for d in dirs[:limit])
-        return shown + (f" and {len(dirs) - limit} more (see the table)" if len(dirs) > limit else "")
-
-    lines = []
-    for fingerprint, best in comparison.best.items():
-        family = [d for d, p in comparison.paired.items() if p.best == str(best)]
-        job = by_dir[best]
-        lines.append(
-            f"Best by validation accuracy on test set {fingerprint}: {name(best)} (val acc {job.val_acc:.4f}, "
-            f"test acc {float(job.test['acc']):.4f}). Each of the {len(family)} other jobs tested on the same "
-            f"{len(comparison.files.predictions[best]):,} samples is compared with it by McNemar's exact test, "
-            f"Holm-corrected over the {len(family)} comparisons at α = {ALPHA}."
-        )
-        same = sorted((d for d in family if not comparison.paired[d].significant), key=lambda d: rank[d])
-        differ = [d for d in family if comparison.paired[d].significant]
-        if same:
-            adjusted = {d: f"Holm-adjusted p={comparison.paired[d].p_holm:.2g}" for d in same}
-            lines.append(f"Not significantly different from the best: {listed(same, adjusted.get)}.")
-        lines.append(f"Significantly different from the best: {len(differ)} job{'s' * (len(differ) != 1)}.")
-    untested = [j.run_dir for j in comparison.finished if j.run_dir not in comparison.files.predictions]
-    if untested:
-        lines.append(
-            "No paired test (no predictions.npz: a run from an older version, or its file was unreadable): "
-            + listed(untested, lambda d: "test acc only")
-            + "."
-        )
-    return lines
-
-
-def to_markdown(comparison: Comparison, images: Sequence[str] = ()) -> str:
-    rows = job_rows(comparison)
-    lines = [f"# Comparison of {len(rows)} job{'s' * (len(rows) != 1)}", ""]
-    lines += [f"Sources: {', '.join(str(s) for s in comparison.sources)}", ""] if comparison.sources else []
-    if comparison.common:
-        lines += [f"Common to every job: `{' '.join(comparison.common)}`", ""]
-    lines += [f"- warning: {problem}" for problem in comparison.files.problems]
-    lines += [""] if comparison.files.problems else []
-    if comparison.groups:
-        lines += ["## Per configuration, over repeats (mean ± sample std, 95% t-interval of the mean)", ""]
-        lines += [*_md_table(GROUP_COLUMNS, group_rows(comparison)), ""]
-    lines += ["## Per job (test accuracy with its 95% Wilson interval)", ""]
-    lines += [*_md_table(COLUMNS, rows), ""]
-    significance = significance_lines(comparison)
-    if significance:
-        lines += ["## Which differences are real", ""]
-        lines += [line for sentence in significance for line in (sentence, "")]  # a paragraph each
-    warned = [r for r in rows if r["warnings"]]
-    if warned:
-        lines += [f"## {WARNING_MARK} Jobs that finished with warnings (at chance)", ""]
-        lines += [f"- #{r['rank']} `{r['overrides']}`: {r['warnings']}" for r in warned] + [""]
-    unfinished = [r for r in rows if r["status"] != "ok"]
-    if unfinished:
-        lines += ["## Jobs that did not finish", ""]
-        lines += [f"- #{r['rank']} `{r['overrides']}`: **{r['status']}**: {r['error']}" for r in unfinished] + [""]
-    lines += [f"- {note}" for note in comparison.notes] + ([""] if comparison.notes else [])
-    lines += [f"![{name}]({name})" for name in images]
-    return "\n".join(lines).rstrip() + "\n"

@@ -7,14 +7,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from convlab.fileio import atomic_write_text
-from convlab.report.compare import Comparison, build_comparison, collect_jobs, groups_to_csv, to_csv, to_markdown
+from convlab.report.compare import Comparison, build_comparison, collect_jobs, groups_to_csv, to_csv
 from convlab.report.cost import cost_figures
 from convlab.report.curves import learning_curves
 from convlab.report.figures import Picture
 from convlab.report.html import report_html
 from convlab.report.hyperparams import hyperparameter_figures
+from convlab.report.markdown import to_markdown
 from convlab.report.mistakes_gallery import mistake_galleries
 from convlab.report.plots import confusion_matrices, params_vs_accuracy, per_class_f1
+from convlab.report.sections import build_sections
 
 REPORT_HTML = "report.html"
 # In the page's order; each returns the pictures it wrote (none when the runs hold nothing to draw).
@@ -56,7 +58,8 @@ def write_comparison_report(
         written[name] = atomic_write_text(out_dir / name, groups_to_csv(comparison))
     pictures = [picture for draw in FIGURES for picture in draw(comparison, out_dir)]
     names = [str(p.path.relative_to(out_dir)) for p in pictures if not p.folded]
-    written["comparison.md"] = atomic_write_text(out_dir / "comparison.md", to_markdown(comparison, names))
+    sections = build_sections(comparison)  # each section once, for both comparison.md and report.html
+    written["comparison.md"] = atomic_write_text(out_dir / "comparison.md", to_markdown(sections, names))
     written.update({str(p.path.relative_to(out_dir)): p.path for p in pictures})
-    written[REPORT_HTML] = atomic_write_text(out_dir / REPORT_HTML, report_html(comparison, pictures))
+    written[REPORT_HTML] = atomic_write_text(out_dir / REPORT_HTML, report_html(sections, pictures))
     return written

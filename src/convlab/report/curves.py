@@ -12,6 +12,7 @@ from convlab.report.figures import Picture, pyplot, wrap
 
 LEARNING_CURVES = "learning_curves.png"
 COLOURED = 8  # configurations with their own colour and legend entry; the rest are thin grey lines
+FEW_POINTS = 5  # epochs up to which each point is also marked: one point is no line, and a short line hides its points
 PANELS = (("train_loss", "train loss"), ("val_loss", "validation loss"), ("train_acc", "train accuracy"),
           ("val_acc", "validation accuracy"))  # fmt: skip
 
@@ -52,6 +53,7 @@ def learning_curves(comparison: Comparison, out_dir: Path) -> list[Picture]:
     # Fixed margins (the legend's rows below): constrained layout costs a second per figure at 300 runs.
     fig.subplots_adjust(left=0.06, right=0.98, top=1 - 0.55 / height, bottom=(1.0 + 0.16 * legend_lines) / height)
     fig.subplots_adjust(hspace=0.22, wspace=0.15)
+    axes.flat[0].xaxis.set_major_locator(plt.MaxNLocator(integer=True, min_n_ticks=1))  # epochs: no 0.98, 1.02
     for ax, (metric, title) in zip(axes.flat, PANELS, strict=True):
         for rank, (g, histories) in reversed(list(enumerate(units))):
             epochs, mean, low, high = _band(histories, metric)
@@ -59,9 +61,13 @@ def learning_curves(comparison: Comparison, out_dir: Path) -> list[Picture]:
                 continue
             coloured = rank < COLOURED
             colour = plt.get_cmap("tab10")(rank % 10) if coloured else "0.7"
-            ax.plot(epochs, mean, color=colour, lw=1.6 if coloured else 0.7, label=labels[id(g)] if coloured else None)
-            if len(histories) > 1 and coloured:
+            marker = {"marker": "o", "ms": 5 if coloured else 3} if len(epochs) <= FEW_POINTS else {}
+            label = labels[id(g)] if coloured else None
+            ax.plot(epochs, mean, color=colour, lw=1.6 if coloured else 0.7, label=label, **marker)
+            if len(histories) > 1 and coloured and len(epochs) > 1:
                 ax.fill_between(epochs, low, high, color=colour, alpha=0.15, lw=0)
+            elif len(histories) > 1 and coloured:  # one epoch: the min–max band is a bar
+                ax.vlines(epochs, low, high, color=colour, alpha=0.5, lw=2)
         ax.set_title(title, fontsize=10)
         ax.grid(True, alpha=0.3)
     for ax in axes[1]:

@@ -41,7 +41,6 @@ def job_galleries(comparison: Comparison, out_dir: Path) -> list[Picture]:
     found = comparison.files.predictions
     jobs = [j for j in comparison.finished if j.run_dir in found and len(found[j.run_dir].mistake_index)]
     jobs.sort(key=lambda j: -(j.val_acc if j.val_acc is not None else -1.0))
-    rank = {j.run_dir: i for i, j in enumerate(comparison.jobs, 1)}
     pictures = []
     for n, job in enumerate(jobs[: SHOWN_JOBS + FOLDED_JOBS]):
         p = found[job.run_dir]
@@ -54,7 +53,7 @@ def job_galleries(comparison: Comparison, out_dir: Path) -> list[Picture]:
         ]
         path = _strip(list(p.mistake_images[:k]), titles, out_dir / "mistakes" / f"job_{n + 1:02d}.png", 0.9)
         caption = (
-            f"#{rank[job.run_dir]} {comparison.label(job)} (val acc {job.val_acc:.4f}): its {k} most confident "
+            f"job {comparison.number(job)} {comparison.label(job)} (val acc {job.val_acc:.4f}): its {k} most confident "
             "wrong test predictions: true class → predicted, with the predicted class's probability."
         )
         pictures.append(Picture(path, caption, "mistakes", folded=n >= SHOWN_JOBS))
