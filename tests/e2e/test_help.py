@@ -151,17 +151,4 @@ def test_what_a_mistyped_command_line_probably_meant(args: list[str], says: str)
     assert says in str(info.value)
 
 
-def readme_commands(section: str, script: str) -> list[list[str]]:
-    """The argument lists of the ``python <script>`` lines in the code blocks of a README section."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
-    lines = [line for block in body.split("```")[1::2] for line in block.splitlines()]
-    commands = [line.split("#", 1)[0].strip() for line in lines if line.strip().startswith(f"python {script}")]
-    return [shlex.split(c)[2:] for c in commands]
-
-
-def test_every_train_command_of_the_readme_quick_start_and_train_section_passes_the_precheck() -> None:
-    commands = readme_commands("Quick start", "train.py") + readme_commands("Train", "train.py")
-    assert len(commands) >= 5 and [] in commands  # the plain `python train.py` is among them
-    for args in commands:
-        precheck(args, "config", check_train_job)
+# The README's and docs/'s commands pass the pre-check: tests/e2e/test_documented_commands.py.
