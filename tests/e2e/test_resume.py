@@ -65,6 +65,9 @@ def kill_after_first_checkpoint(overrides: list[str], cwd: Path, timeout: float 
     return found[0].parent.parent
 
 
+# Slow (a SIGKILLed subprocess and three runs). The fast suite resumes a Ctrl-C'd run (test_interrupt) and
+# checks last.ckpt is the final state (test_last_checkpoint).
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_path: Path, monkeypatch) -> None:
     # In-process runs below must compose the same config as the killed command: same cwd, same data dir.
     monkeypatch.chdir(tmp_path)
