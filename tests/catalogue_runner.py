@@ -1,9 +1,9 @@
 """Run a catalogue of command lines one after another in this one process, each exactly as ``python <script>``
 runs it (the script file as ``__main__``, in its own working directory and CONVLAB_DATA_DIR), and print every
-outcome as JSON: {name: {"returncode": int, "stderr": str}}.
+outcome as JSON: {name: {"returncode": int, "stdout": str, "stderr": str}}.
 
-tests/e2e/test_bad_input.py starts this once for the whole fast catalogue: one interpreter start and one set of
-imports instead of one per case. A case that escapes with an exception is recorded with its traceback on stderr
+helpers.run_cli_batch starts it (the bad-input catalogue, the --help pages): one interpreter start and one set of
+imports instead of one per command line. A case that escapes with an exception is recorded with its traceback on stderr
 and return code 1, as the interpreter would end it.
 
     python tests/catalogue_runner.py cases.json    # {name: {"script": ..., "args": [...], "cwd": ...}}
@@ -27,8 +27,8 @@ def run_one(script: str, args: list[str], cwd: str) -> dict[str, object]:
     os.chdir(cwd)
     os.environ["CONVLAB_DATA_DIR"] = str(Path(cwd) / "data")  # as helpers.run_cli sets it
     sys.argv = [script, *args]
-    stderr, code = io.StringIO(), 0
-    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+    stdout, stderr, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
         try:
             runpy.run_path(str(ROOT / script), run_name="__main__")
         except SystemExit as e:
@@ -36,7 +36,7 @@ def run_one(script: str, args: list[str], cwd: str) -> dict[str, object]:
         except BaseException:  # what the interpreter would print before exiting with 1
             traceback.print_exc()
             code = 1
-    return {"returncode": code, "stderr": stderr.getvalue()}
+    return {"returncode": code, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()}
 
 
 def main() -> None:

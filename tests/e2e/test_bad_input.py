@@ -4,7 +4,7 @@ Every case must exit with code 2, print exactly one line on stderr that names th
 change no file outside the one new run directory it may make (earlier runs are never touched).
 
 Most cases are caught by the command-line pre-check before torch is imported; they are the fast suite, run all
-in one process by tests/catalogue_runner.py (one interpreter start for the catalogue, each case as
+in one process by helpers.run_cli_batch (one interpreter start for the catalogue, each case as
 ``python <script>`` runs it, in its own copy of the workspace); one of them also runs as a process of its own.
 Cases that need torch (model/dataset/loss pairings, checkpoints, data) are marked slow, each a subprocess.
 """
@@ -15,16 +15,13 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
-from helpers import ROOT, fake_mnist, run_cli, write_digit_csv
+from helpers import fake_mnist, run_cli, run_cli_batch, write_digit_csv
 
 
 @dataclass(frozen=True)
@@ -213,22 +210,13 @@ def run_cases(cases: dict[str, Case], workspace: Path, tmp: Path) -> dict[str, t
 
 
 def run_cases_in_one_process(cases: dict[str, Case], workspace: Path, tmp: Path) -> dict[str, tuple]:
-    """As run_cases, all cases in one process (tests/catalogue_runner.py), one after another."""
+    """As run_cases, all cases in one process (helpers.run_cli_batch), one after another."""
     before = {}
     for name in cases:
         shutil.copytree(workspace, tmp / name, symlinks=True)
         before[name] = snapshot(tmp / name)
-    spec = {name: {"script": c.script, "args": list(c.args), "cwd": str(tmp / name)} for name, c in cases.items()}
-    (tmp / "cases.json").write_text(json.dumps(spec))
-    env = {k: v for k, v in {**os.environ, "COLUMNS": "120"}.items() if k != "HYDRA_FULL_ERROR"}
-    runner = [sys.executable, str(ROOT / "tests" / "catalogue_runner.py"), str(tmp / "cases.json")]
-    proc = subprocess.run(runner, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    outcomes = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {
-        name: (c, SimpleNamespace(**outcomes[name]), before[name], snapshot(tmp / name), tmp / name)
-        for name, c in cases.items()
-    }
+    procs = run_cli_batch({name: (c.script, list(c.args), tmp / name) for name, c in cases.items()}, tmp)
+    return {name: (c, procs[name], before[name], snapshot(tmp / name), tmp / name) for name, c in cases.items()}
 
 
 @pytest.fixture(scope="module")

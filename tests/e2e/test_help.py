@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from helpers import QUICK, ROOT, run_cli
+from helpers import QUICK, ROOT, run_cli_batch
 from omegaconf import OmegaConf
 
 from convlab.cli.eval import check_eval
@@ -18,17 +18,22 @@ from convlab.errors import ConvlabError
 
 
 @pytest.fixture(scope="module")
-def train_help(tmp_path_factory: pytest.TempPathFactory) -> str:
-    proc = run_cli("train.py", "--help", cwd=tmp_path_factory.mktemp("help"))
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+def helps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """``python train.py --help`` and ``python eval.py --help``, both in one process (helpers.run_cli_batch)."""
+    tmp = tmp_path_factory.mktemp("help")
+    procs = run_cli_batch({script: (script, ["--help"], tmp) for script in ("train.py", "eval.py")}, tmp)
+    assert all(p.returncode == 0 and p.stderr == "" for p in procs.values()), procs
+    return {script: p.stdout for script, p in procs.items()}
 
 
 @pytest.fixture(scope="module")
-def eval_help(tmp_path_factory: pytest.TempPathFactory) -> str:
-    proc = run_cli("eval.py", "--help", cwd=tmp_path_factory.mktemp("help"))
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+def train_help(helps: dict[str, str]) -> str:
+    return helps["train.py"]
+
+
+@pytest.fixture(scope="module")
+def eval_help(helps: dict[str, str]) -> str:
+    return helps["eval.py"]
 
 
 def examples(help_text: str, script: str, run_dir: str = "<run dir>") -> list[list[str]]:
