@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole-command figures of the README's Performance section that scripts/bench.py does not take itself.
+# The whole-command figures of docs/performance.md that scripts/bench.py does not take itself.
 # Run on a quiet machine from the repository root:  bash benchmarks/situations.sh OUT_DIR [two sobel grid]
 #  1. two LeNet runs at once on all cores, against one lone run: started together with nothing set (each command
 #     samples the machine as it starts, see convlab.run.environment), the second 15 s after the first, both

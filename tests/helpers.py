@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import json
 import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -52,6 +54,22 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def run_cli_batch(commands: dict[str, tuple[str, list[str], Path]], tmp: Path) -> dict[str, SimpleNamespace]:
+    """Run several ``python <script> args`` command lines (name: (script, args, cwd)) one after another in ONE
+    process (tests/catalogue_runner.py), each as the script runs it; their returncode, stdout and stderr by name.
+    One interpreter start and one set of imports for all: for command lines that end before any training."""
+    spec = {
+        name: {"script": script, "args": list(args), "cwd": str(cwd)} for name, (script, args, cwd) in commands.items()
+    }
+    (tmp / "commands.json").write_text(json.dumps(spec))
+    env = {k: v for k, v in {**os.environ, "COLUMNS": "120"}.items() if k != "HYDRA_FULL_ERROR"}
+    runner = [sys.executable, str(ROOT / "tests" / "catalogue_runner.py"), str(tmp / "commands.json")]
+    proc = subprocess.run(runner, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outcomes = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {name: SimpleNamespace(**outcome) for name, outcome in outcomes.items()}
 
 
 def printed_lines(stdout: str) -> list[str]:

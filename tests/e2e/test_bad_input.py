@@ -3,8 +3,10 @@
 Every case must exit with code 2, print exactly one line on stderr that names the problem (no traceback), and
 change no file outside the one new run directory it may make (earlier runs are never touched).
 
-Most cases are caught by the command-line pre-check before torch is imported (about a second each); they are
-the fast suite. Cases that need torch (model/dataset/loss pairings, checkpoints, data) are marked slow.
+Most cases are caught by the command-line pre-check before torch is imported; they are the fast suite, run all
+in one process by helpers.run_cli_batch (one interpreter start for the catalogue, each case as
+``python <script>`` runs it, in its own copy of the workspace); one of them also runs as a process of its own.
+Cases that need torch (model/dataset/loss pairings, checkpoints, data) are marked slow, each a subprocess.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import fake_mnist, run_cli, write_digit_csv
+from helpers import fake_mnist, run_cli, run_cli_batch, write_digit_csv
 
 
 @dataclass(frozen=True)
@@ -207,9 +209,19 @@ def run_cases(cases: dict[str, Case], workspace: Path, tmp: Path) -> dict[str, t
         return dict(zip(cases, pool.map(one, cases), strict=True))
 
 
+def run_cases_in_one_process(cases: dict[str, Case], workspace: Path, tmp: Path) -> dict[str, tuple]:
+    """As run_cases, all cases in one process (helpers.run_cli_batch), one after another."""
+    before = {}
+    for name in cases:
+        shutil.copytree(workspace, tmp / name, symlinks=True)
+        before[name] = snapshot(tmp / name)
+    procs = run_cli_batch({name: (c.script, list(c.args), tmp / name) for name, c in cases.items()}, tmp)
+    return {name: (c, procs[name], before[name], snapshot(tmp / name), tmp / name) for name, c in cases.items()}
+
+
 @pytest.fixture(scope="module")
 def fast_outcomes(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
-    return run_cases(FAST, workspace, tmp_path_factory.mktemp("fast"))
+    return run_cases_in_one_process(FAST, workspace, tmp_path_factory.mktemp("fast"))
 
 
 @pytest.fixture(scope="module")
@@ -249,12 +261,18 @@ def test_bad_command_line(fast_outcomes: dict[str, tuple], name: str) -> None:
     check(fast_outcomes[name])
 
 
+def test_a_bad_command_line_in_a_process_of_its_own(workspace: Path, tmp_path: Path) -> None:
+    """The catalogue above shares one process; a real ``python train.py`` ends the same way."""
+    check(run_cases({"misspelt-option": FAST["misspelt-option"]}, workspace, tmp_path)["misspelt-option"])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SLOW))
 def test_bad_command_line_found_after_imports(slow_outcomes: dict[str, tuple], name: str) -> None:
     check(slow_outcomes[name])
 
 
+@pytest.mark.slow  # the message: tests/unit/test_data_idx.py; the command line: SLOW's mnist-offline-without-files
 def test_missing_mnist_offline_names_the_directory(tmp_path: Path) -> None:
     proc = run_cli("train.py", "dataset=mnist", "dataset.download=false", cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr

@@ -18,6 +18,9 @@ from convlab.models import CNN8, LeNet
 from convlab.run.train import train
 
 
+# Slow (45 s: the benchmark and four clean processes). The fast suite runs bench.py --help
+# (test_documented_commands) and the hand-written script below.
+@pytest.mark.slow
 def test_bench_quick_writes_well_formed_json(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     fashion = write_idx_files(tmp_path / "fashion", fake_mnist(300, 100), gz=True)  # the clean pairs' data

@@ -1,7 +1,7 @@
 """The default NHWC layout (channels_last=true): same-seed runs stay bit-identical, and it trains like NCHW.
 
 Only summation order differs between the layouts, so after some hundred steps the two runs differ a little
-(the README says so) but must learn alike.
+(docs/performance.md says so) but must learn alike.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def test_the_mlp_and_the_sobel_experiment_compute_exactly_what_they_did_in_nchw(
     assert (
         train(compose_cfg(mlp, "mlp_nhwc"))["test"] == train(compose_cfg([*mlp, "channels_last=false"], "mlp"))["test"]
     )
-    # experiment=sobel keeps NCHW: its figures in the README (a 3x3 kernel to 8 digits) are NCHW's
+    # experiment=sobel keeps NCHW: its figures in docs/what-the-network-sees.md (a 3x3 kernel to 8 digits) are NCHW's
     assert compose_cfg(["experiment=sobel"], "sobel").channels_last is False
 
 

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import ROOT, run_cli
+from omegaconf import OmegaConf
 
 from convlab.runfiles.results import RunRecord, read_results
 
@@ -58,6 +59,14 @@ def test_eval_retests_a_checkpoint_with_its_training_config(trained) -> None:
     assert again["model"] == "mlp" and again["checkpoint"].endswith("last.ckpt")
     assert again["predictions"] == "predictions.npz" and (eval_dir / "mistakes.png").is_file()
     assert again["flops_per_sample"] == 1_337_344  # the MLP, see tests/unit/test_flops.py
+    # stdout is a pipe here, as in a log file: the result block as train.py prints it, no bar, no raw log lines.
+    assert "test accuracy" in proc.stdout and "confusion matrix" in proc.stdout
+    assert "\r" not in proc.stdout and "Testing" not in proc.stdout and "[convlab]" not in proc.stdout
+    # eval.py --help names every file and folder it writes.
+    outputs = OmegaConf.load(ROOT / "conf" / "hydra" / "help" / "eval.yaml").footer.split("More")[0]
+    written = sorted(p.name for p in eval_dir.iterdir())
+    assert {"predictions.npz", "mistakes.png", "eval.log"} <= set(written)
+    assert [name for name in written if name not in outputs] == []
 
 
 def test_every_key_train_and_eval_write_is_declared_in_the_run_record(trained) -> None:

@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from helpers import QUICK, ROOT, run_cli
+from helpers import QUICK, ROOT, run_cli_batch
 from omegaconf import OmegaConf
 
 from convlab.cli.eval import check_eval
@@ -18,17 +18,22 @@ from convlab.errors import ConvlabError
 
 
 @pytest.fixture(scope="module")
-def train_help(tmp_path_factory: pytest.TempPathFactory) -> str:
-    proc = run_cli("train.py", "--help", cwd=tmp_path_factory.mktemp("help"))
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+def helps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """``python train.py --help`` and ``python eval.py --help``, both in one process (helpers.run_cli_batch)."""
+    tmp = tmp_path_factory.mktemp("help")
+    procs = run_cli_batch({script: (script, ["--help"], tmp) for script in ("train.py", "eval.py")}, tmp)
+    assert all(p.returncode == 0 and p.stderr == "" for p in procs.values()), procs
+    return {script: p.stdout for script, p in procs.items()}
 
 
 @pytest.fixture(scope="module")
-def eval_help(tmp_path_factory: pytest.TempPathFactory) -> str:
-    proc = run_cli("eval.py", "--help", cwd=tmp_path_factory.mktemp("help"))
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+def train_help(helps: dict[str, str]) -> str:
+    return helps["train.py"]
+
+
+@pytest.fixture(scope="module")
+def eval_help(helps: dict[str, str]) -> str:
+    return helps["eval.py"]
 
 
 def examples(help_text: str, script: str, run_dir: str = "<run dir>") -> list[list[str]]:
@@ -151,17 +156,4 @@ def test_what_a_mistyped_command_line_probably_meant(args: list[str], says: str)
     assert says in str(info.value)
 
 
-def readme_commands(section: str, script: str) -> list[list[str]]:
-    """The argument lists of the ``python <script>`` lines in the code blocks of a README section."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
-    lines = [line for block in body.split("```")[1::2] for line in block.splitlines()]
-    commands = [line.split("#", 1)[0].strip() for line in lines if line.strip().startswith(f"python {script}")]
-    return [shlex.split(c)[2:] for c in commands]
-
-
-def test_every_train_command_of_the_readme_quick_start_and_train_section_passes_the_precheck() -> None:
-    commands = readme_commands("Quick start", "train.py") + readme_commands("Train", "train.py")
-    assert len(commands) >= 5 and [] in commands  # the plain `python train.py` is among them
-    for args in commands:
-        precheck(args, "config", check_train_job)
+# The README's and docs/'s commands pass the pre-check: tests/e2e/test_documented_commands.py.

@@ -99,6 +99,10 @@ def test_ctrl_c_in_the_first_epoch_leaves_a_resumable_record_and_exits_130(tmp_p
     assert again["steps"] > record["steps"] and again["epochs"] == 1
 
 
+# Slow (a sweep, interrupted, then resumed: three subprocess runs). The fast suite: the lines it prints
+# (test_a_sweep_interrupted_names_what_did_not_run, below), skip_done re-running unfinished jobs with the
+# attempt kept aside (test_sweeps.py), a single run's Ctrl-C (above).
+@pytest.mark.slow
 def test_ctrl_c_in_a_sweep_names_the_jobs_not_run_and_skip_done_runs_them(tmp_path: Path) -> None:
     proc = interrupt_after_first_step(["-m", "model=lenet,mlp", *RUN], tmp_path)
     assert proc.returncode == 130, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -117,3 +121,21 @@ def test_ctrl_c_in_a_sweep_names_the_jobs_not_run_and_skip_done_runs_them(tmp_pa
     jobs = sweep_job_dirs(sweep)  # not the report's picture folders
     assert [read_results(d)["status"] for d in jobs] == ["ok", "ok"]
     assert (jobs[0] / "attempts" / "1" / "results.json").is_file()  # the interrupted attempt, kept aside
+
+
+def test_a_sweep_interrupted_names_what_did_not_run(tmp_path: Path, capsys) -> None:
+    """What the command line prints after Ctrl-C in job #0 of a two-job sweep: the job not run and the command that
+    runs what is left (the slow test above interrupts a real sweep and runs that command)."""
+    from convlab.cli.train import say_what_was_interrupted
+    from convlab.errors import RunInterrupted
+
+    interrupted = RunInterrupted({"status": "interrupted", "steps": 1})
+    interrupted.job_num, interrupted.job_dir = 0, tmp_path / "sweep" / "0_model=lenet"
+    say_what_was_interrupted(interrupted, ["-m", "model=lenet,mlp", "trainer.max_epochs=1"])
+    out = capsys.readouterr().out
+    assert printed(out, "not run") == "#1 model=mlp"
+    command = printed(out, "resume this sweep")
+    assert shlex.split(command) == [
+        *("python", "train.py", "-m", "model=lenet,mlp", "trainer.max_epochs=1"),
+        *("skip_done=true", f"hydra.sweep.dir={tmp_path / 'sweep'}"),
+    ]

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 from helpers import QUICK, ROOT, cli_env
 
@@ -65,6 +66,9 @@ def kill_after_first_checkpoint(overrides: list[str], cwd: Path, timeout: float 
     return found[0].parent.parent
 
 
+# Slow (a SIGKILLed subprocess and three runs). The fast suite: the same with the crash an exception
+# (test_a_crashed_run_resumes_to_the_metrics_of_an_uninterrupted_one, below).
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_path: Path, monkeypatch) -> None:
     # In-process runs below must compose the same config as the killed command: same cwd, same data dir.
     monkeypatch.chdir(tmp_path)
@@ -96,6 +100,42 @@ def test_a_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_path: P
 
     assert [row["epoch"] for row in figures("uninterrupted")] == [1, 2, 3]
     assert figures("resumed_by_search") == figures("resumed_by_path") == figures("uninterrupted")
+
+
+class CrashInSecondEpoch(pl.Callback):
+    """A crash of the process, in-process: raises as the second epoch starts, after the first epoch's last.ckpt."""
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch == 1:
+            raise RuntimeError("crash")
+
+
+class CountSteps(pl.Callback):
+    """Counts the training steps this process took (a resumed run takes only those after its checkpoint)."""
+
+    taken = 0
+
+    def on_train_batch_end(self, *args: object) -> None:
+        CountSteps.taken += 1
+
+
+def test_a_crashed_run_resumes_to_the_metrics_of_an_uninterrupted_one(tmp_path: Path, monkeypatch) -> None:
+    """The fast sibling of the SIGKILL test above: the crash is an exception, the rest is the same."""
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "outputs" / "runs"
+    short = [*RUN, "++trainer.limit_train_batches=6", "++trainer.limit_val_batches=1"]
+    crash = [f"+callbacks.crash._target_={__name__}.CrashInSecondEpoch"]
+    with pytest.raises(RuntimeError, match="crash"):
+        train(compose_run([*short, *crash], runs / "crashed"))
+    last = runs / "crashed" / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["epoch"] == 0
+    count = [f"+callbacks.count._target_={__name__}.CountSteps"]
+    resumed = train(compose_run([*short, *count, f"ckpt_path={last}"], runs / "resumed"))
+    assert CountSteps.taken == 12  # epochs 2 and 3 only: the first came from the checkpoint
+    uninterrupted = train(compose_run(short, runs / "uninterrupted"))
+    assert resumed["status"] == uninterrupted["status"] == "ok" and resumed["resumed_from"] == str(last)
+    assert resumed["steps"] == uninterrupted["steps"] == 18
+    assert resumed["test"] == uninterrupted["test"]  # bit for bit: every count, every float
 
 
 def test_ckpt_path_last_names_the_difference_when_no_run_matches(tmp_path: Path, monkeypatch) -> None:

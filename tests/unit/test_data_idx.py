@@ -83,7 +83,16 @@ def test_missing_files_offline_name_the_directories_searched(tmp_path: Path) -> 
         dm.setup()
     text = str(err.value)
     assert str(tmp_path / "MNIST" / "raw") in text and "train-images-idx3-ubyte" in text
-    assert "download" in text
+    assert "download" in text and "dataset.search_dirs" in text and "paths.data_dir" in text
+
+
+def test_a_search_dir_in_torchvisions_layout_is_found(tmp_path: Path) -> None:
+    """A folder a torchvision download left (<dir>/MNIST/raw/*.gz), named as dataset.search_dirs=[<dir>]."""
+    write_idx_files(tmp_path / "elsewhere" / "MNIST" / "raw", fake_mnist(100, 20), gz=True)
+    dm = MnistDataModule(data_dir=str(tmp_path / "data"), download=False, search_dirs=[str(tmp_path / "elsewhere")])
+    dm.setup()
+    assert len(dm.test) == 20
+    assert not (tmp_path / "data").exists()  # found where it lies: nothing downloaded, nothing copied
 
 
 def test_corrupt_mnist_file_is_named(tmp_path: Path) -> None:
@@ -140,5 +149,12 @@ def test_download_path_fetches_through_torchvision(tmp_path: Path, http_mirror, 
 def test_failed_download_says_where_to_put_the_files(tmp_path: Path, http_mirror, monkeypatch) -> None:
     _, url = http_mirror  # serves an empty folder: every file is a 404
     monkeypatch.setattr(datasets.MNIST, "mirrors", [url])
-    with pytest.raises(DataError, match=r"download failed .*into .*MNIST/raw"):
-        MnistDataModule(data_dir=str(tmp_path / "data"), download=True).setup()
+    search = tmp_path / "usb"
+    with pytest.raises(DataError, match=r"download failed .*into .*MNIST/raw") as err:
+        MnistDataModule(data_dir=str(tmp_path / "data"), download=True, search_dirs=[str(search)]).setup()
+    # Offline with the default download=true: the answer names every folder searched and the two keys.
+    text = str(err.value)
+    assert "\n" not in text
+    for searched in (tmp_path / "data" / "MNIST" / "raw", tmp_path / "data", search, search / "MNIST" / "raw"):
+        assert f"{searched}," in f"{text}," or f"{searched}." in text, searched
+    assert "dataset.search_dirs=[<dir>]" in text and "paths.data_dir=<dir>" in text

@@ -1,4 +1,4 @@
-"""Kernels, cross-correlation vs convolution, min-max display, and the README's worked examples."""
+"""Kernels, cross-correlation vs convolution, min-max display, and the worked examples in docs/ (what the net sees)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from convlab.data.kernels import (
 from convlab.errors import ConfigError
 from convlab.models import SobelNet
 
-# The worked example shown in README.md.
+# The worked example shown in docs/what-the-network-sees.md.
 EXAMPLE_INPUT = [[1, 2, 1, 0], [2, 0, 1, 3], [0, 5, 4, 2], [4, 1, 2, 5]]
 EXAMPLE_KERNEL = [[0, 1, 0], [2, 1, 1], [1, 0, 1]]
 

@@ -1,11 +1,12 @@
 """MNIST and Fashion-MNIST in torchvision's file layout, decoded in memory into uint8 tensors.
 
 Each file is looked for, plain or .gz, in torchvision's layout (``<data_dir>/<MNIST|FashionMNIST>/raw``),
-then in ``data_dir`` itself and in ``search_dirs`` (Debian's dataset-fashion-mnist package puts them in
-/usr/share/datasets/fashion-mnist), and downloaded through torchvision into the raw folder if
-``download`` is true and a file is missing. Files found are only read: a .gz is decompressed in memory,
-so a read-only or shared folder of archives is never written to. Nothing falls back silently to other
-data: if a file is not found, one DataError says where to put it.
+then in ``data_dir`` itself and in each of ``search_dirs``, as given and in torchvision's layout under it
+(Debian's dataset-fashion-mnist package puts them in /usr/share/datasets/fashion-mnist), and downloaded
+through torchvision into the raw folder if ``download`` is true and a file is missing. Files found are only
+read: a .gz is decompressed in memory, so a read-only or shared folder of archives is never written to.
+Nothing falls back silently to other data: if a file is not found, one DataError names the folders searched
+and the two keys that add one.
 """
 
 from __future__ import annotations
@@ -91,15 +92,27 @@ class MnistDataModule(TensorDataModule):
             found = {name: self._locate(name) for name in self.file_names}
         missing = [name for name, path in found.items() if path is None]
         if missing:
-            where = ", ".join(str(d) for d in self._folders())
             raise DataError(
-                f"{self.name}: {', '.join(missing)} not found (searched {where}); "
-                f"download them (.gz is fine) into {self.raw_dir}, or run online with dataset.download=true"
+                f"{self.name}: {', '.join(missing)} not found; {self._where_to_put_them()}, "
+                "or run online with dataset.download=true"
             )
         return found
 
     def _folders(self) -> list[Path]:
-        return [self.raw_dir, self.data_dir, *self.search_dirs]
+        """Where files are looked for, in order: torchvision's layout under data_dir, data_dir, then each search
+        dir as given and in torchvision's layout under it (``<dir>/MNIST/raw``, as a torchvision download leaves it)."""
+        folders = [self.raw_dir, self.data_dir]
+        for folder in self.search_dirs:
+            folders += [folder, folder / self.name / "raw"]
+        return list(dict.fromkeys(folders))
+
+    def _where_to_put_them(self) -> str:
+        """The folders searched and the two keys that point the search at another folder: what an offline user needs."""
+        return (
+            f"searched {', '.join(str(d) for d in self._folders())}. Put the files (.gz is fine) into {self.raw_dir}, "
+            "or name a folder that holds them with dataset.search_dirs=[<dir>] (the files in <dir> or "
+            f"<dir>/{self.name}/raw) or paths.data_dir=<dir> (the files in <dir>/{self.name}/raw)"
+        )
 
     def _locate(self, name: str) -> Path | None:
         """The first of ``name`` or ``name.gz`` in the folders searched, in order; plain first."""
@@ -116,8 +129,8 @@ class MnistDataModule(TensorDataModule):
             self.dataset_class(str(self.data_dir), train=True, download=True)
         except (RuntimeError, URLError, OSError) as e:
             raise DataError(
-                f"{self.name}: download failed ({_first_error(e)}); offline, put {', '.join(self.file_names)} "
-                f"(.gz is fine) into {self.raw_dir}"
+                f"{self.name}: download failed ({_first_error(e)}); offline, {', '.join(self.file_names)} are "
+                f"needed: {self._where_to_put_them()}"
             ) from None
         finally:
             socket.setdefaulttimeout(previous)

@@ -8,6 +8,7 @@ with predictions.npz, confusion_matrix.png and mistakes.png beside it.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
@@ -48,7 +49,9 @@ def evaluate(eval_cfg: DictConfig) -> RunRecord:
     with open_dict(cfg):  # one process tests the whole split, however the run was trained
         cfg.trainer.pop("strategy", None)
         cfg.trainer.devices = 1
-    trainer = build_trainer(cfg, logger=False, callbacks=[], enable_checkpointing=False, enable_model_summary=False)
+    # As train.py: a bar only in a terminal (in a log file its redraws would be lines of carriage returns).
+    quiet = {"enable_checkpointing": False, "enable_model_summary": False, "enable_progress_bar": sys.stdout.isatty()}
+    trainer = build_trainer(cfg, logger=False, callbacks=[], **quiet)
     trainer.test(task, datamodule=datamodule, verbose=False)
     record.update(checkpoint=str(ckpt_path.resolve()), evaluated_run=str(run_dir_of(ckpt_path)))
     record_test(record, task)
