@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import QUICK, ROOT, cli_env, run_cli
+from helpers import FASHION_DIR, QUICK, ROOT, cli_env, run_cli
 
 from convlab.report.compare import sweep_job_dirs
-from convlab.run.record import read_results
+from convlab.runfiles.results import read_results
 
 pytestmark = pytest.mark.slow
 # One CPU and little memory per job, whatever the cluster preset asks: the CI node has two cores.
@@ -60,7 +60,7 @@ def _sacct_states(array_id: str) -> dict[str, str]:
 
 
 def _array_ids(sweep: Path) -> list[str]:
-    """The SLURM array jobs submitit submitted for a sweep: its folders .submitit/<array id>/ (the sbatch script)."""
+    """The SLURM jobs submitit submitted for a sweep (arrays by their id): its folders .submitit/<id>/."""
     return sorted(p.name for p in (sweep / ".submitit").iterdir() if p.name.isdigit())
 
 
@@ -143,3 +143,81 @@ def _wait_until_done(array: str, limit_s: float = 300) -> None:
     while _out("squeue", "-h", "-r", "-j", array, "-o", "%i").split():
         assert time.monotonic() < deadline, f"array {array} still queued after {limit_s} s"
         time.sleep(1)
+
+
+# A LeNet run on real data long enough to be requeued in its second epoch: 3 epochs of 150 batches.
+PREEMPTED = [
+    "dataset=fashion_mnist",
+    "model=lenet",
+    "trainer.max_epochs=3",
+    "++trainer.limit_train_batches=150",
+    "++trainer.limit_val_batches=4",
+    "~callbacks.progress_bar",
+    "++trainer.enable_progress_bar=false",
+    "seed=0",
+]
+
+
+def test_a_job_requeued_mid_epoch_continues_in_place_to_the_uninterrupted_result(
+    tmp_path: Path, partition: str
+) -> None:
+    if not FASHION_DIR.is_dir():
+        pytest.skip(f"{FASHION_DIR} missing: apt-get install dataset-fashion-mnist")
+    command = [sys.executable, str(ROOT / "train.py")]
+    # The same run without SLURM, one thread as the job has (cpus_per_task=1): the numbers to end with.
+    reference = subprocess.Popen(
+        [*command, *PREEMPTED, "threads=1", f"hydra.run.dir={tmp_path / 'reference'}"],
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    sweep = tmp_path / "sweep"
+    job = subprocess.Popen(
+        [
+            *command,
+            "-m",
+            *PREEMPTED,
+            "hydra/launcher=slurm",
+            f"hydra.launcher.partition={partition}",
+            *SMALL_JOBS,
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    job_dir = _wait_for_first_epoch(sweep, job)
+    (job_id,) = _array_ids(sweep)  # submitit submits a one-job sweep as a plain job, not an array
+    subprocess.run(["scontrol", "requeue", job_id], check=True, timeout=30)  # what a preemption does
+    output, _ = job.communicate(timeout=600)
+    assert job.returncode == 0, output[-3000:]
+    _, errors = reference.communicate(timeout=600)
+    assert reference.returncode == 0, errors[-3000:]
+
+    assert [p.name for p in sweep_job_dirs(sweep)] == [job_dir.name]  # one job, one directory: continued in place
+    record, uninterrupted = read_results(job_dir), read_results(tmp_path / "reference")
+    assert record["status"] == "ok" and record["requeue_count"] == 1
+    (requeue,) = record["requeues"]
+    assert requeue["restart"] == 1 and 150 < requeue["at_step"] < 300 and requeue["at_step"] % 150  # mid-epoch 2
+    assert record["resumed_from"] == str(job_dir / "checkpoints" / "hpc_ckpt_1.ckpt")
+    assert record["steps"] == uninterrupted["steps"] == 450
+    assert record["test"]["acc"] == uninterrupted["test"]["acc"]
+    assert record["test"]["loss"] == uninterrupted["test"]["loss"]  # bit for bit: the same batches, in order
+    assert f"resuming epoch 1 at batch {requeue['at_step'] - 150}" in (job_dir / "train.log").read_text()
+
+
+def _wait_for_first_epoch(sweep: Path, proc: subprocess.Popen, limit_s: float = 300) -> Path:
+    """The job's directory, once its first epoch's checkpoint is written."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[0][-2000:]
+        found = list(sweep.glob("0_*/checkpoints/last.ckpt"))
+        if found:
+            return found[0].parent.parent
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"no first epoch within {limit_s} s")
