@@ -3,10 +3,11 @@
 One mechanism, Lightning's SLURM environment (SLURMEnvironment, which Lightning picks by itself inside a SLURM
 job): its SIGTERM handler stops the trainer at the end of the current batch, and the state saved then holds
 the loops' exact position (epoch, batch, optimizer step), which a Lightning resume restores. Lightning saves
-its ``hpc_ckpt_<n>.ckpt`` only on its own requeue signal (USR1 by default); SLURM's requeue and preemption
-send SIGTERM, so CheckpointOnRequeue saves the same file on that one too, under the run's checkpoints/.
-submitit's checkpointing is not used: Hydra's launcher ``checkpoint()`` only resubmits the same call, with no
-training state, so the job would start over from step 0 (and its USR2 handler would exit mid-batch).
+its ``hpc_ckpt_<n>.ckpt`` only on its own requeue signal (here submitit's time-limit signal, USR2, then it
+requeues the job); SLURM's requeue and preemption send SIGTERM, so CheckpointOnRequeue saves the same kind of
+file on that one too, under the run's checkpoints/. submitit's checkpointing is off: Hydra's launcher
+``checkpoint()`` only resubmits the same call, with no training state, so the job would start over from step 0;
+requeue_environment gives its signal to Lightning instead.
 
 A sampler starts every epoch at its first batch; ResumeMidEpoch tells a resumable one (convlab's
 BatchIndexSampler) where the restored epoch stands, so the resumed epoch sees exactly the batches the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,19 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from convlab.checkpoints.requeue import next_requeue_checkpoint
 
 log = logging.getLogger("convlab")
+
+
+def requeue_environment() -> SLURMEnvironment | None:
+    """Inside a SLURM job, Lightning's SLURM environment owning the signal submitit's sbatch script asks for
+    before the time limit (USR2, or SUBMITIT_PREEMPT_SIGNAL): on it Lightning saves ``hpc_ckpt_<n>.ckpt`` and
+    requeues the job, whose SIGTERM then stops training here too. submitit's handler for that signal (a
+    resubmission without training state) is switched off: Lightning only takes a signal nobody handles yet.
+    None outside SLURM."""
+    if not SLURMEnvironment.detect():
+        return None
+    requeue_signal = getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2").upper())
+    signal.signal(requeue_signal, signal.SIG_DFL)
+    return SLURMEnvironment(auto_requeue=True, requeue_signal=requeue_signal)
 
 
 class CheckpointOnRequeue(Callback):
