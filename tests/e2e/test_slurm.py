@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import FASHION_DIR, QUICK, ROOT, cli_env, run_cli
+from helpers import FASHION_DIR, NO_WANDB_ACCOUNT, QUICK, ROOT, cli_env, run_cli
 
 from convlab.report.compare import sweep_job_dirs
 from convlab.runfiles.results import read_results
@@ -221,3 +221,30 @@ def _wait_for_first_epoch(sweep: Path, proc: subprocess.Popen, limit_s: float = 
         time.sleep(0.2)
     proc.kill()
     raise AssertionError(f"no first epoch within {limit_s} s")
+
+
+def test_a_ddp_job_of_two_slurm_tasks_writes_one_result_and_one_wandb_run(tmp_path: Path, partition: str) -> None:
+    proc = run_cli(
+        "train.py",
+        "-m",
+        "model=lenet",
+        "trainer=ddp",  # 2 CPU processes, each a task srun starts (tasks_per_node=2)
+        "hydra/launcher=slurm",
+        f"hydra.launcher.partition={partition}",
+        "hydra.launcher.tasks_per_node=2",
+        *SMALL_JOBS,
+        "logger=wandb",
+        *QUICK,
+        cwd=tmp_path,
+        timeout=600,
+        env={**NO_WANDB_ACCOUNT, "WANDB_MODE": "offline"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sweep,) = (tmp_path / "outputs" / "sweeps").iterdir()
+    (job,) = sweep_job_dirs(sweep)
+    record = read_results(job)
+    assert record["status"] == "ok" and record["world_size"] == 2
+    (log,) = (sweep / ".submitit").glob("*/*_0_log.out")  # task 0's log; task 1 has its own
+    assert len(list(log.parent.glob("*_log.out"))) == 2  # two SLURM tasks ran the job
+    (offline_run,) = (job / "wandb").glob("offline-run-*")  # one W&B run for the job, from rank 0 only
+    assert list(offline_run.glob("run-*.wandb"))
