@@ -45,7 +45,8 @@ def _no_scheduler() -> str | None:
         return "no SLURM here (scontrol not found)"
     ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=30)
     if ping.returncode != 0 or "UP" not in ping.stdout:
-        return f"no SLURM controller answers `scontrol ping` ({(ping.stdout + ping.stderr).strip()[:200]})"
+        said = (ping.stdout + ping.stderr).strip().splitlines() or ["no output"]
+        return f"no SLURM controller answers `scontrol ping` ({said[0][:200]})"
     return None
 
 
