@@ -18,6 +18,7 @@ import pytest
 from helpers import FASHION_DIR, NO_WANDB_ACCOUNT, QUICK, ROOT, cli_env, run_cli
 
 from convlab.report.compare import sweep_job_dirs
+from convlab.runfiles.history import read_history
 from convlab.runfiles.results import read_results
 
 pytestmark = pytest.mark.slow
@@ -208,6 +209,9 @@ def test_a_job_requeued_mid_epoch_continues_in_place_to_the_uninterrupted_result
     assert record["steps"] == uninterrupted["steps"] == 450
     assert record["test"]["acc"] == uninterrupted["test"]["acc"]
     assert record["test"]["loss"] == uninterrupted["test"]["loss"]  # bit for bit: the same batches, in order
+    epochs = [{k: v for k, v in row.items() if k != "seconds"} for row in read_history(job_dir)]
+    assert [row["step"] for row in epochs] == [150, 300, 450]  # one history, the epochs before the requeue kept
+    assert epochs == [{k: v for k, v in r.items() if k != "seconds"} for r in read_history(tmp_path / "reference")]
     assert f"resuming epoch 1 at batch {requeue['at_step'] - 150}" in (job_dir / "train.log").read_text()
 
 
