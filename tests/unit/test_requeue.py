@@ -95,3 +95,23 @@ def test_the_restarted_job_continues_from_the_newest_requeue_checkpoint(
     assert extra == {"requeues": [{"restart": 1, "at_step": 155}, {"restart": 2, "at_step": 301}], "requeue_count": 2}
     (tmp_path / "results.json").write_text(json.dumps({**earlier, "status": "ok", "test": {"acc": 0.9}}))
     assert requeued_resume(tmp_path) is None  # a finished run is not continued
+
+
+def test_in_a_slurm_job_lightning_takes_submitits_time_limit_signal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from convlab.checkpoints.requeue_callbacks import requeue_environment
+
+    for name in ("SLURM_NTASKS", "SLURM_JOB_NAME", "SUBMITIT_PREEMPT_SIGNAL"):
+        monkeypatch.delenv(name, raising=False)
+    assert requeue_environment() is None  # not a SLURM job
+    monkeypatch.setenv("SLURM_NTASKS", "1")
+    monkeypatch.setenv("SLURM_JOB_NAME", "train")
+    previous = signal.signal(signal.SIGUSR2, lambda *_: None)  # as submitit's job wrapper leaves it
+    try:
+        environment = requeue_environment()
+        assert environment is not None and environment.auto_requeue
+        assert environment.requeue_signal == signal.SIGUSR2
+        assert signal.getsignal(signal.SIGUSR2) == signal.SIG_DFL  # free for Lightning's handler
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
