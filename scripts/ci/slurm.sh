@@ -41,6 +41,11 @@ write_configs() {
     # slurmd -C describes this machine as slurm.conf wants it (CPUs, sockets, cores, memory); NodeName must be
     # `hostname -s`, NodeAddr=127.0.0.1 keeps DNS out of it.
     node=$(slurmd -C | head -1)
+    # Never overwrite a real cluster's configuration: only one this script wrote.
+    if [ -f "$ETC/slurm.conf" ] && ! grep -q "^# Written by convlab's scripts/ci/slurm.sh" "$ETC/slurm.conf"; then
+        say "$ETC/slurm.conf exists and was not written by this script; leaving it (and SLURM) alone"
+        exit 1
+    fi
     as_root mkdir -p "$ETC"
     as_root tee "$ETC/slurm.conf" >/dev/null <<EOF
 # Written by convlab's scripts/ci/slurm.sh: one node, one partition, accounting through slurmdbd.
