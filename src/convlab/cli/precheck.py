@@ -23,6 +23,7 @@ from omegaconf.errors import OmegaConfBaseException
 import convlab.config.resolvers  # noqa: F401  (registers the resolvers the run directory names use)
 from convlab.cli.exit import fail
 from convlab.config import CONFIG_DIR
+from convlab.config.checks import check_slurm_launch, submitit_sweep_dir_note
 from convlab.config.overrides import override_key, override_value, parse_override
 from convlab.config.suggest import check_added_keys, dashed_option, explain_composition_error
 from convlab.errors import ConvlabError
@@ -90,6 +91,10 @@ def precheck(
                     ) from None
             if prepare is not None:
                 prepare(configs, multirun)
+            if multirun and configs:  # the launcher's settings are the sweep's, not a job's: checked once
+                check_slurm_launch(configs[0])
+                if note := submitit_sweep_dir_note(configs[0]):
+                    print(f"convlab: warning: {note}", file=sys.stderr, flush=True)
             for overrides, cfg in zip(jobs, configs, strict=True):
                 check_added_keys(cfg, overrides, lambda o=overrides: _compose_or_none(config_name, _declared(o)))
                 check_launch(cfg, multirun)

@@ -191,3 +191,59 @@ def check_config(cfg: DictConfig) -> None:
     check_factory_arguments(cfg)
     check_dataset_options(cfg)
     _passed.add(fingerprint)
+
+
+# -- a sweep submitted to SLURM (hydra/launcher=slurm or submitit_slurm): checked once, before sbatch ------------
+def _submitit_launcher(cfg: DictConfig) -> str:
+    """``slurm``, ``local`` (submitit's two launchers) or ``""``."""
+    target = str(OmegaConf.select(cfg, "hydra.launcher._target_", default="") or "")
+    if "hydra_submitit_launcher" not in target:
+        return ""
+    return "slurm" if target.endswith("SlurmLauncher") else "local"
+
+
+def check_slurm_launch(cfg: DictConfig) -> None:
+    """The partition exists (where this machine has SLURM's commands) and a DDP job gets one SLURM task per
+    device: Lightning takes its processes from srun under SLURM, so tasks_per_node must equal trainer.devices."""
+    if _submitit_launcher(cfg) != "slurm":
+        return
+    launcher = cfg.hydra.launcher
+    partition = OmegaConf.select(launcher, "partition", default=None)
+    if partition is not None:
+        _check_partition(str(partition))
+    strategy = str(OmegaConf.select(cfg, "trainer.strategy", default="") or "")
+    devices = OmegaConf.select(cfg, "trainer.devices", default=1)
+    tasks = OmegaConf.select(launcher, "tasks_per_node", default=1)
+    if "ddp" in strategy and _integer(devices) and devices != tasks:
+        raise ConfigError(
+            f"trainer.strategy={strategy} with trainer.devices={devices} needs hydra.launcher.tasks_per_node={devices} "
+            f"(it is {tasks}): under SLURM every DDP process is a task srun starts"
+        )
+
+
+def _check_partition(partition: str) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("scontrol") is None:  # a machine without SLURM's commands: sbatch will say it
+        return
+    shown = subprocess.run(["scontrol", "show", "partition", partition], capture_output=True, text=True, timeout=30)
+    if shown.returncode == 0:
+        return
+    listed = subprocess.run(["sinfo", "-h", "-o", "%R"], capture_output=True, text=True, timeout=30)
+    names = ", ".join(sorted(set(listed.stdout.split()))) or "none listed"
+    raise ConfigError(f"hydra.launcher.partition={partition}: no such partition on this cluster (sinfo: {names})")
+
+
+def submitit_sweep_dir_note(cfg: DictConfig) -> str | None:
+    """A warning for a relative hydra.sweep.dir under submitit: every job resolves it against the directory the
+    command was run from, which the job's node must see (shared storage) for results.json to land there."""
+    if not _submitit_launcher(cfg):
+        return None
+    raw = OmegaConf.to_container(cfg.hydra.sweep, resolve=False).get("dir")
+    if raw is None or Path(str(raw)).is_absolute():
+        return None
+    return (
+        f"hydra.sweep.dir={raw} is relative: submitit's jobs write under {Path.cwd()}/, which every node running "
+        "them must see (shared storage); give an absolute hydra.sweep.dir otherwise"
+    )

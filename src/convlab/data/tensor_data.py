@@ -70,6 +70,12 @@ class BatchIndexSampler(Sampler):
     def __init__(self, num_samples: int, batch_size: int, shuffle: bool, seed: int = 0) -> None:
         self.num_samples, self.batch_size, self.shuffle, self.seed = num_samples, batch_size, shuffle, seed
         self.epoch = 0
+        self._skip = 0
+
+    def skip_batches(self, count: int) -> None:
+        """The next iteration starts at batch ``count`` of its epoch: a run resumed mid-epoch (a SLURM requeue)
+        trains on exactly the batches the interrupted one had not reached (convlab.checkpoints.requeue)."""
+        self._skip = count
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -88,6 +94,7 @@ class BatchIndexSampler(Sampler):
     def __iter__(self) -> Iterator[torch.Tensor | slice]:
         start, count = self._shard()
         bs = self.batch_size
+        skip, self._skip = self._skip * bs, 0
         if not self.shuffle:
             for i in range(start, start + count, bs):
                 yield slice(i, min(i + bs, start + count))
@@ -98,7 +105,7 @@ class BatchIndexSampler(Sampler):
         if world > 1:  # pad by wrapping around so every rank has the same number of steps
             order = torch.cat([order, order[: count * world - self.num_samples]])
             order = order[start : start + count]
-        for i in range(0, count, bs):
+        for i in range(skip, count, bs):
             yield order[i : i + bs]
 
 

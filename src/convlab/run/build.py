@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from convlab.checkpoints.requeue_callbacks import requeue_environment
 from convlab.config.instantiate import make
 from convlab.config.overrides import command_line_overrides, group_choices
 from convlab.errors import ConfigError
@@ -72,4 +73,7 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> pl.Trainer:
         kwargs["callbacks"] = build_callbacks(cfg)
     if "logger" not in kwargs:
         kwargs["logger"] = build_loggers(cfg) or False
+    if "plugins" not in kwargs and (slurm := requeue_environment()) is not None:  # see checkpoints/requeue.py
+        configured = OmegaConf.select(cfg, "trainer.plugins", default=None)
+        kwargs["plugins"] = [*(make(configured, "trainer.plugins") if configured else []), slurm]
     return make(cfg.trainer, "trainer", **kwargs)

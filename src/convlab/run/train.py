@@ -26,6 +26,7 @@ from convlab.errors import ConvlabError, DivergedError, RunInterrupted
 from convlab.fileio import atomic_write_text
 from convlab.run.environment import busy_cores_at_start, busy_machine_note, setup_runtime
 from convlab.run.record import check_unused_run_dir, describe_run, model_figures, record_test, write_run
+from convlab.run.requeue import Requeued, note_requeue, requeued_resume
 from convlab.runfiles import LAST_CHECKPOINT
 from convlab.runfiles.history import read_history
 from convlab.runfiles.results import RunRecord
@@ -54,10 +55,11 @@ def train(cfg: DictConfig, screen: Screen | None = None) -> RunRecord:
     RunInterrupted. ``screen`` (the command line's convlab.cli.summary.Terminal) shows the header and the result
     block; without one the run prints nothing.
     """
-    done = resume_job(cfg)
+    requeued = requeued_resume(Path(cfg.paths.output_dir))  # a SLURM job restarted after a requeue: in place
+    done = None if requeued else resume_job(cfg)
     if done is not None:
         return done
-    out_dir, resume, record = _check(cfg)
+    out_dir, resume, record = _check(cfg, requeued)
     if screen is not None:
         screen.header(record)
     datamodule, task, trainer = _build(cfg, out_dir, resume, interactive=screen is not None and screen.interactive)
@@ -67,6 +69,7 @@ def train(cfg: DictConfig, screen: Screen | None = None) -> RunRecord:
         _test(trainer, task, datamodule, record)
     if record["status"] == "interrupted":
         _record_interruption(record, out_dir / LAST_CHECKPOINT)
+        note_requeue(record, trainer)
     if trainer.is_global_zero:
         write_run(out_dir, record, task, trainer.loggers)
         if screen is not None:
@@ -76,14 +79,18 @@ def train(cfg: DictConfig, screen: Screen | None = None) -> RunRecord:
     return record
 
 
-def _check(cfg: DictConfig) -> tuple[Path, Resume | None, RunRecord]:
+def _check(cfg: DictConfig, requeued: Requeued | None) -> tuple[Path, Resume | None, RunRecord]:
     """Everything that needs no data (a no-op when the command-line pre-check passed this config), the checkpoint
-    to resume from (loaded weights_only and checked before any data is read), and the record so far."""
+    to resume from (loaded weights_only and checked before any data is read), and the record so far. A job
+    SLURM requeued continues from its own checkpoint in its own directory."""
     check_config(cfg)
     out_dir = Path(cfg.paths.output_dir)
-    check_unused_run_dir(out_dir)
-    resume = resume_checkpoint(cfg)
+    if not requeued:
+        check_unused_run_dir(out_dir)
+    resume = requeued[0] if requeued else resume_checkpoint(cfg)
     record = describe_run(cfg)
+    if requeued:
+        record.update(requeued[1])
     if resume:
         record["resumed_from"] = str(resume[0])
     return out_dir, resume, record
@@ -113,13 +120,18 @@ def _build(cfg: DictConfig, out_dir: Path, resume: Resume | None, interactive: b
 def _trainer(cfg: DictConfig, out_dir: Path, interactive: bool) -> Any:
     """The trainer with the config's callbacks and a checkpoint on Ctrl-C; a progress bar and Lightning's model
     summary only when a person watches."""
+    from convlab.checkpoints.requeue_callbacks import CheckpointOnRequeue, ResumeMidEpoch
     from convlab.checkpoints.save import CheckpointOnInterrupt
     from convlab.run.build import build_callbacks, build_trainer
 
     # A bar's redraws go to stdout; in a log file (stdout not a terminal) they would be lines of carriage returns.
     bar = interactive and sys.stdout.isatty()
     callbacks = build_callbacks(cfg, console=interactive, progress_bar=bar)
-    callbacks.append(CheckpointOnInterrupt(out_dir / LAST_CHECKPOINT))
+    callbacks += [
+        CheckpointOnInterrupt(out_dir / LAST_CHECKPOINT),
+        CheckpointOnRequeue(out_dir / LAST_CHECKPOINT.parent),  # SIGTERM inside a SLURM job (convlab.run.requeue)
+        ResumeMidEpoch(),
+    ]
     quiet = {} if bar else {"enable_progress_bar": False}
     if not interactive:
         quiet["enable_model_summary"] = False

@@ -71,6 +71,8 @@ class RunRecord(RunIdentity, total=False):
     interrupted_at_step: int
     resume_checkpoint: str | None
     resume_command: str | None
+    requeue_count: int  # a SLURM job: how many times it was requeued and continued in place
+    requeues: list[dict[str, int]]  # one per requeue: the SLURM restart it led to, the optimizer step it stopped at
     checkpoint: str  # eval.py: the checkpoint tested
     evaluated_run: str  # eval.py: the run that trained it
     filter: dict[str, Any]  # a filter run: the learned kernel, its target, MSE

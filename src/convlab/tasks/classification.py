@@ -92,6 +92,7 @@ class ClassificationTask(Task):
         self._seconds_before = float(self.history[-1].get("seconds") or 0) if self.history else 0.0
         # A run resumed from a mid-epoch checkpoint (saved on Ctrl-C) enters its epoch without on_train_epoch_start.
         self.on_train_epoch_start()
+        self._restore_train_sums()
 
     def on_train_epoch_start(self) -> None:
         self._epoch_start = time.perf_counter()
@@ -277,3 +278,16 @@ class ClassificationTask(Task):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Only plain containers go in: the checkpoint must load with torch.load(weights_only=True).
         checkpoint["convlab"] = {**self.checkpoint_meta, "class_names": self.class_names}
+        if "train" in self._sums:  # the epoch's running sums: a mid-epoch resume's history row covers the whole epoch
+            checkpoint["convlab"]["train_sums"] = self._sums["train"].tolist()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._loaded_train_sums = (checkpoint.get("convlab") or {}).get("train_sums")
+
+    def _restore_train_sums(self) -> None:
+        """Resumed inside an epoch (a SLURM requeue): go on from the sums of the batches trained before it."""
+        sums, self._loaded_train_sums = getattr(self, "_loaded_train_sums", None), None
+        epoch_loop = self.trainer.fit_loop.epoch_loop
+        done = epoch_loop.batch_progress.current.completed
+        if sums is not None and epoch_loop.restarting and 0 < done < self.trainer.num_training_batches:
+            self._sums["train"] = torch.tensor(sums, dtype=torch.get_default_dtype(), device=self.device)
