@@ -30,7 +30,9 @@ from convlab.runfiles.results import RESULTS_NAME, read_results
 # Overrides that repeat one configuration; jobs differing only in these are aggregated.
 REPEAT_KEYS = ("seed", "dataset.fold")
 MISSING = "missing"
-STATUS_ORDER = {"ok": 0, "diverged": 1, "interrupted": 2, "failed": 3, MISSING: 4}
+STATUS_ORDER = {"ok": 0, "pruned": 1, "diverged": 2, "interrupted": 3, "failed": 4, MISSING: 5}
+# Overrides that name a job rather than vary it (the Optuna trial number): never a swept hyperparameter.
+BOOKKEEPING_KEYS = ("optuna_trial",)
 
 
 @dataclass
@@ -325,9 +327,20 @@ def job_row(comparison: Comparison, rank: int, job: Job) -> dict[str, Any]:
         "seed": job.get("seed"),
         "fold": fold,
         "threads": job.get("threads"),
-        "error": job.get("error") if job.results else "no results.json: the job was killed or is still running",
+        "error": _why_not_finished(job),
         "run_dir": str(job.run_dir.resolve()),
     }
+
+
+def _why_not_finished(job: Job) -> str | None:
+    if not job.results:
+        return "no results.json: the job was killed or is still running"
+    if job.status == "pruned":
+        acc = (job.get("val") or {}).get("acc")
+        return (
+            f"stopped by the Optuna pruner after {job.get('pruned_after_epochs')} epoch(s), validation accuracy {acc}"
+        )
+    return job.get("error")
 
 
 def job_rows(comparison: Comparison) -> list[dict[str, Any]]:
@@ -498,7 +511,11 @@ def to_markdown(comparison: Comparison, images: Sequence[str] = ()) -> str:
     if warned:
         lines += [f"## {WARNING_MARK} Jobs that finished with warnings (at chance)", ""]
         lines += [f"- #{r['rank']} `{r['overrides']}`: {r['warnings']}" for r in warned] + [""]
-    unfinished = [r for r in rows if r["status"] != "ok"]
+    pruned = [r for r in rows if r["status"] == "pruned"]
+    if pruned:  # apart from failures: the pruner's verdict, not a fault; left out of the comparisons above
+        lines += ["## Trials pruned by Optuna (stopped early, not tested)", ""]
+        lines += [f"- #{r['rank']} `{r['overrides']}`: {r['error']}" for r in pruned] + [""]
+    unfinished = [r for r in rows if r["status"] not in ("ok", "pruned")]
     if unfinished:
         lines += ["## Jobs that did not finish", ""]
         lines += [f"- #{r['rank']} `{r['overrides']}`: **{r['status']}**: {r['error']}" for r in unfinished] + [""]

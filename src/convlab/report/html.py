@@ -77,6 +77,7 @@ SECTIONS = [
     ("sec-per_class", "Per-class F1"),
     ("sec-mistakes", "Mistakes"),
     ("sec-chance", f"{WARNING_MARK} Jobs near chance"),
+    ("sec-pruned", "Trials pruned by Optuna"),
     ("sec-unfinished", "Jobs that did not finish"),
     ("sec-notes", "Notes"),
 ]
@@ -145,6 +146,17 @@ def _inline_code(sentence: str) -> str:
 FOLD_JOBS_ABOVE = 40  # jobs in a sweep with repeats; more are folded under their configurations' table
 
 
+def _job_list(rows: list[dict[str, Any]], status: bool) -> str:
+    """Jobs as a list: rank, overrides, (status,) why."""
+    items = (
+        f"<li>#{r['rank']} <code>{html.escape(r['overrides'])}</code>: "
+        + (f"<b>{html.escape(r['status'])}</b>: " if status else "")
+        + f"{html.escape(str(r['error']))}</li>"
+        for r in rows
+    )
+    return "<ul>" + "".join(items) + "</ul>"
+
+
 def report_html(comparison: Comparison, pictures: Sequence[Picture]) -> str:
     rows = job_rows(comparison)
     title = f"convlab comparison: {', '.join(p.name for p in comparison.sources) or 'runs'}"
@@ -180,17 +192,12 @@ def report_html(comparison: Comparison, pictures: Sequence[Picture]) -> str:
             )
             + "</ul>"
         )
-    unfinished = [r for r in rows if r["status"] != "ok"]
+    pruned = [r for r in rows if r["status"] == "pruned"]
+    if pruned:  # apart from failures: stopped early by the pruner, not tested
+        content["sec-pruned"] = _job_list(pruned, status=False)
+    unfinished = [r for r in rows if r["status"] not in ("ok", "pruned")]
     if unfinished:
-        content["sec-unfinished"] = (
-            "<ul>"
-            + "".join(
-                f"<li>#{r['rank']} <code>{html.escape(r['overrides'])}</code>: <b>{html.escape(r['status'])}</b>: "
-                f"{html.escape(str(r['error']))}</li>"
-                for r in unfinished
-            )
-            + "</ul>"
-        )
+        content["sec-unfinished"] = _job_list(unfinished, status=True)
     notes = [*comparison.notes, *comparison.figure_notes]
     if notes:
         content["sec-notes"] = "".join(f"<p>{html.escape(note)}</p>" for note in notes)

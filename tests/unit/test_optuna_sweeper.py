@@ -1,0 +1,198 @@
+"""convlab's Optuna sweeper without training: the search space, storages, the n_trials rule, per-trial seeds,
+what Optuna is told, the pruned record and the pre-check of a study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from convlab.config import CONFIG_DIR
+from convlab.errors import ConfigError
+from convlab.runfiles.results import read_results, write_results
+from convlab.sweeps import storage as storages
+from convlab.sweeps.optuna_sweeper import SURPLUS_ATTR, OptunaSweeperBase, outcome
+from convlab.sweeps.pruning import OptunaPruning, record_pruning
+from convlab.sweeps.search_space import search_space
+from convlab.sweeps.study import check_study, join_study
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+SPACE = {"optim.lr": "tag(log, interval(1e-4, 1e-1))", "dataset.batch_size": "choice(32, 64, 128, 256)"}
+
+
+def sweeper(n_trials: int = 4, seed: int | None = 0, n_jobs: int = 1) -> OptunaSweeperBase:
+    sampler = OmegaConf.create({"_target_": "optuna.samplers.TPESampler", "seed": seed})
+    return OptunaSweeperBase(sampler, "maximize", None, "s", n_trials, n_jobs, OmegaConf.create(SPACE))
+
+
+def test_the_search_space_reads_hydras_sweep_syntax() -> None:
+    params = {
+        **SPACE,
+        "a": "tag(int, interval(0, 10))",
+        "a_log": "tag(int, log, interval(1, 64))",
+        "b": "interval(0.5, 1.5)",
+        "c": "range(2, 10, 3)",
+        "d": "range(0.0, 1.0, 0.25)",
+        "model": "mlp",
+    }
+    distributions, fixed = search_space(params, ["dataset.batch_size=choice(16,32)", "seed=3"])
+    assert distributions["optim.lr"] == FloatDistribution(1e-4, 1e-1, log=True)
+    assert distributions["dataset.batch_size"] == CategoricalDistribution([16, 32])  # the command line wins
+    assert distributions["a"] == IntDistribution(0, 10)
+    assert distributions["a_log"] == IntDistribution(1, 64, log=True)
+    assert distributions["b"] == FloatDistribution(0.5, 1.5)
+    assert distributions["c"] == IntDistribution(2, 8, step=3)  # 2, 5, 8: range's stop excluded, as in Python
+    assert distributions["d"] == FloatDistribution(0.0, 0.75, step=0.25)
+    assert fixed == {"model": "mlp", "seed": "3"}
+
+
+@pytest.mark.parametrize(("params", "words"), [({"x": "tag(log, interval(0, 1))"}, "positive"), ({"x": "(("}, "x")])
+def test_a_search_space_optuna_cannot_use_is_one_line(params: dict, words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        search_space(params, [])
+
+
+def test_storage_specs_name_a_journal_or_an_rdb(tmp_path: Path) -> None:
+    assert storages.storage_spec(None, tmp_path) == f"journal:{tmp_path / 'optuna.journal'}"
+    assert storages.journal_path(f"journal://{tmp_path}/s.journal") == tmp_path / "s.journal"
+    assert storages.journal_path("journal:shared/study") == Path("shared/study")
+    assert storages.journal_path("/nfs/team/study.journal") == Path("/nfs/team/study.journal")
+    assert storages.journal_path("sqlite:///optuna.db") is None
+    assert storages.describe("postgresql://me:secret@db.lab:5432/optuna") == "postgresql://me:***@db.lab:5432/optuna"
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ("optuna.db", "neither an SQLAlchemy URL"),
+        ("journal:/no/such/dir/s.journal", "no directory /no/such/dir"),
+        ("nosuchdb://x/y", "not a usable URL"),
+        ("postgresql://nobody@127.0.0.1:9/optuna", "cannot open it"),  # nothing listens on port 9
+    ],
+)
+def test_a_storage_that_cannot_be_opened_is_one_line(spec: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words) as e:
+        storages.open_storage(spec)
+    assert "\n" not in str(e.value)
+
+
+def test_every_worker_creates_or_joins_the_same_study(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/o.db"
+    first, _ = join_study(url, tmp_path, "s", "maximize", optuna.pruners.NopPruner())
+    first.ask()
+    second, _ = join_study(url, tmp_path, "s", "maximize", optuna.pruners.NopPruner())
+    assert second._study_id == first._study_id and len(second.trials) == 1
+    with pytest.raises(ConfigError, match="maximizes its objective, this sweep would minimize"):
+        join_study(url, tmp_path, "s", "minimize", optuna.pruners.NopPruner())
+
+
+def test_trial_n_is_sampled_with_seed_plus_n_so_workers_differ_and_one_worker_repeats() -> None:
+    def draws(study: optuna.Study, worker: OptunaSweeperBase, n: int) -> list[list[str]]:
+        distributions, fixed = search_space(worker.params, [])
+        out = []
+        for _ in range(n):
+            (trial,) = worker._ask(study, 1)
+            out.append(worker._overrides(study, trial, distributions, fixed))
+            study.tell(trial, 0.5)
+        return out
+
+    once = draws(optuna.create_study(direction="maximize"), sweeper(), 3)
+    again = draws(optuna.create_study(direction="maximize"), sweeper(), 3)
+    assert once == again  # reproducible
+    shared = optuna.create_study(direction="maximize")  # two workers, turn about, on one study
+    a, b = sweeper(), sweeper()
+    both = [*draws(shared, a, 1), *draws(shared, b, 1), *draws(shared, a, 1)]
+    assert both == once  # trial n is trial n, whichever worker asked for it
+    assert len({tuple(o[:2]) for o in both}) == 3  # distinct draws (the same seed per worker would repeat)
+
+
+def test_n_trials_is_the_studys_total_over_all_workers() -> None:
+    study = optuna.create_study(direction="maximize")
+    for _ in range(3):  # another worker's trials
+        study.tell(study.ask(), 0.1)
+    worker = sweeper(n_trials=4, n_jobs=3)
+    batch = worker._ask(study, 3)
+    assert [t.number for t in batch] == [3]
+    study.ask()  # a worker racing past the count: its trial number 4 is beyond n_trials=4
+    worker.n_trials = 6
+    assert [t.number for t in worker._ask(study, 3)] == [5]
+    worker.n_trials = 5  # now full: a trial asked anyway is told FAIL and never run
+    study2 = optuna.create_study(direction="maximize")
+    study2.ask(), study2.ask()
+    worker.n_trials = 1
+    assert worker._ask(study2, 1) == []
+    worker._ask_count = lambda s: 1  # type: ignore[method-assign]  (as if another worker had not asked yet)
+    assert worker._ask(study2, 1) == []
+    surplus = study2.trials[-1]
+    assert surplus.state == optuna.trial.TrialState.FAIL and SURPLUS_ATTR in surplus.user_attrs
+
+
+@pytest.mark.parametrize(
+    ("record", "told"),
+    [
+        ({"status": "ok", "val": {"acc": 0.9}}, ("COMPLETE", 0.9)),
+        ({"status": "diverged"}, ("COMPLETE", 0.0)),  # the worst accuracy: steer away from its learning rate
+        ({"status": "pruned", "val": {"acc": 0.3}}, ("PRUNED", None)),
+        ({"status": "failed", "error": "CUDA out of memory"}, ("FAIL", None)),  # says nothing about the params
+        ({"status": "interrupted"}, ("FAIL", None)),
+        (None, ("FAIL", None)),  # killed before results.json
+    ],
+)
+def test_what_optuna_is_told_for_each_status(record: dict | None, told: tuple) -> None:
+    assert outcome(record) == told
+
+
+def test_a_pruned_trial_records_its_epochs_and_last_validation_accuracy(tmp_path: Path) -> None:
+    class Trial:
+        def __init__(self) -> None:
+            self.reports: list[tuple[float, int]] = []
+
+        def report(self, value: float, step: int) -> None:
+            self.reports.append((value, step))
+
+        def should_prune(self) -> bool:
+            return len(self.reports) == 2
+
+    class Trainer:
+        sanity_checking, is_global_zero, should_stop, current_epoch = False, True, False, 0
+
+    pruning, trainer, module = OptunaPruning(Trial()), Trainer(), type("M", (), {"val_results": {"acc": 0.2}})()
+    for epoch, acc in enumerate([0.2, 0.25]):
+        trainer.current_epoch, module.val_results = epoch, {"acc": acc, "loss": 2.0}
+        pruning.on_validation_end(trainer, module)
+    assert trainer.should_stop and pruning.trial.reports == [(0.2, 0), (0.25, 1)]
+    record = {"status": "failed", "dataset": "digits", "model": "mlp", "optim": "sgd", "loss": "ce", "overrides": []}
+    record["val"] = {"loss": 2.0, "acc": 0.25}
+    record_pruning(record, [pruning])
+    assert record["status"] == "pruned" and record["pruned_after_epochs"] == 2 and record["val"]["acc"] == 0.25
+    assert read_results(write_results(tmp_path, record).parent)["status"] == "pruned"  # a valid results.json
+    diverged = {**record, "status": "diverged"}
+    record_pruning(diverged, [pruning])
+    assert diverged["status"] == "diverged"
+
+
+def _optuna_config(*overrides: str):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose("config", overrides=["hparams_search=optuna", *overrides], return_hydra_config=True)
+
+
+def test_the_precheck_refuses_a_study_that_minimises(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/o.db"
+    optuna.create_study(storage=url, study_name="theirs", direction="minimize")
+    with pytest.raises(ConfigError, match="minimizes its objective"):
+        check_study(_optuna_config(f"hydra.sweeper.storage={url}", "hydra.sweeper.study_name=theirs"))
+    check_study(_optuna_config(f"hydra.sweeper.storage={url}", "hydra.sweeper.study_name=new"))  # created later
+
+
+def test_a_pruner_with_too_few_trials_is_a_one_line_warning(capsys: pytest.CaptureFixture) -> None:
+    check_study(_optuna_config("pruner=median", "hydra.sweeper.n_trials=3", "hydra.sweeper.study_name=w1"))
+    err = capsys.readouterr().err
+    assert err == "convlab: warning: pruner MedianPruner will prune nothing: n_trials=3 is not more than its " + (
+        "n_startup_trials=5\n"
+    )
+    check_study(_optuna_config("pruner=median", "hydra.sweeper.n_trials=20", "hydra.sweeper.study_name=w2"))
+    assert capsys.readouterr().err == ""
