@@ -196,3 +196,58 @@ def test_a_pruner_with_too_few_trials_is_a_one_line_warning(capsys: pytest.Captu
     )
     check_study(_optuna_config("pruner=median", "hydra.sweeper.n_trials=20", "hydra.sweeper.study_name=w2"))
     assert capsys.readouterr().err == ""
+
+
+class Launcher:
+    """A launcher whose jobs write a results.json each (``statuses``), then is stopped by Ctrl-C."""
+
+    def __init__(self, root: Path, statuses: list[str]) -> None:
+        self.root, self.statuses, self.launched = root, statuses, []
+
+    def launch(self, overrides: list[list[str]], initial_job_idx: int) -> list:
+        from hydra.core.utils import JobReturn
+
+        if len(self.launched) + len(overrides) > len(self.statuses):
+            raise KeyboardInterrupt
+        returns = []
+        for job in overrides:
+            out = self.root / f"job{len(self.launched)}"
+            out.mkdir(parents=True)
+            status = self.statuses[len(self.launched)]
+            record = {"status": status, "dataset": "d", "model": "m", "optim": "o", "loss": "l", "overrides": job}
+            write_results(out, {**record, "val": {"acc": 0.5}, "test": {"acc": 0.4}})
+            self.launched.append(job)
+            ret = JobReturn()
+            ret.hydra_cfg = OmegaConf.create({"hydra": {"runtime": {"output_dir": str(out)}}})
+            returns.append(ret)
+        return returns
+
+
+def run_sweep(tmp_path: Path, launcher: Launcher, n_trials: int) -> optuna.Study:
+    worker = sweeper(n_trials=n_trials)
+    worker.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path / "sweep")}}, "pruner": None})
+    worker.launcher = launcher
+    worker.sweep([])
+    return sweep_study(tmp_path)
+
+
+def sweep_study(tmp_path: Path) -> optuna.Study:
+    spec = storages.storage_spec(None, tmp_path / "sweep")  # the default: a journal in the sweep directory
+    return optuna.load_study(study_name="s", storage=storages.open_storage(spec))
+
+
+def test_a_sweep_tells_optuna_what_each_results_json_says(tmp_path: Path) -> None:
+    study = run_sweep(tmp_path, Launcher(tmp_path / "sweep", ["ok", "failed", "diverged"]), n_trials=3)
+    assert [(t.state.name, t.value) for t in study.trials] == [("COMPLETE", 0.5), ("FAIL", None), ("COMPLETE", 0.0)]
+    assert study.trials[1].user_attrs["status"] == "failed" and study.trials[0].user_attrs["run_dir"].endswith("job0")
+    best = OmegaConf.load(tmp_path / "sweep" / "optimization_results.yaml")
+    assert best.best_value == 0.5 and set(best.best_params) == {"optim.lr", "dataset.batch_size"}
+    assert dict(best.trials) == {"complete": 2, "fail": 1}
+
+
+def test_ctrl_c_leaves_the_running_trial_failed_and_the_report_of_the_trials_before(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(tmp_path, Launcher(tmp_path / "sweep", ["ok"]), n_trials=3)
+    assert [t.state.name for t in sweep_study(tmp_path).trials] == ["COMPLETE", "FAIL"]  # not RUNNING forever
+    assert (tmp_path / "sweep" / "report.html").is_file()  # rewritten after every batch: the first trial's
+    assert len((tmp_path / "sweep" / "comparison.csv").read_text().splitlines()) == 1 + 1

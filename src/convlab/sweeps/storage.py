@@ -33,7 +33,8 @@ CONNECT_TIMEOUT_DIALECTS = ("postgresql", "mysql", "mariadb")
 
 def storage_spec(storage: str | None, sweep_dir: str | Path) -> str:
     """The storage as given, or the default journal file in the sweep directory."""
-    return str(storage) if storage else f"{JOURNAL_PREFIX}{Path(sweep_dir) / DEFAULT_JOURNAL}"
+    # absolute: a job in another process (joblib, submitit) must find the same file whatever its directory
+    return str(storage) if storage else f"{JOURNAL_PREFIX}{Path(sweep_dir).absolute() / DEFAULT_JOURNAL}"
 
 
 def journal_path(spec: str) -> Path | None:
