@@ -95,12 +95,15 @@ def test_trial_n_is_sampled_with_seed_plus_n_so_workers_differ_and_one_worker_re
         distributions, fixed = search_space(worker.params, [])
         out = []
         for _ in range(n):
-            (trial,) = worker._ask(study, 1)
-            out.append(worker._overrides(study, trial, distributions, fixed))
+            ((trial, overrides),) = worker._ask(study, 1, distributions, fixed)
+            out.append(overrides)
             study.tell(trial, 0.5)
         return out
 
     once = draws(optuna.create_study(direction="maximize"), sweeper(), 3)
+    batched = optuna.create_study(direction="maximize")  # one batch of 3 (n_jobs=3): trial n still seed + n
+    distributions, fixed = search_space(SPACE, [])
+    assert [job for _, job in sweeper()._ask(batched, 3, distributions, fixed)] == once
     again = draws(optuna.create_study(direction="maximize"), sweeper(), 3)
     assert once == again  # reproducible
     shared = optuna.create_study(direction="maximize")  # two workers, turn about, on one study
@@ -115,18 +118,18 @@ def test_n_trials_is_the_studys_total_over_all_workers() -> None:
     for _ in range(3):  # another worker's trials
         study.tell(study.ask(), 0.1)
     worker = sweeper(n_trials=4, n_jobs=3)
-    batch = worker._ask(study, 3)
-    assert [t.number for t in batch] == [3]
+    batch = worker._ask(study, 3, {}, {})
+    assert [(t.number, job) for t, job in batch] == [(3, ["optuna_trial=3"])]
     study.ask()  # a worker racing past the count: its trial number 4 is beyond n_trials=4
     worker.n_trials = 6
-    assert [t.number for t in worker._ask(study, 3)] == [5]
+    assert [t.number for t, _ in worker._ask(study, 3, {}, {})] == [5]
     worker.n_trials = 5  # now full: a trial asked anyway is told FAIL and never run
     study2 = optuna.create_study(direction="maximize")
     study2.ask(), study2.ask()
     worker.n_trials = 1
-    assert worker._ask(study2, 1) == []
+    assert worker._ask(study2, 1, {}, {}) == []
     worker._ask_count = lambda s: 1  # type: ignore[method-assign]  (as if another worker had not asked yet)
-    assert worker._ask(study2, 1) == []
+    assert worker._ask(study2, 1, {}, {}) == []
     surplus = study2.trials[-1]
     assert surplus.state == optuna.trial.TrialState.FAIL and SURPLUS_ATTR in surplus.user_attrs
 

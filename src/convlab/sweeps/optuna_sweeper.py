@@ -75,8 +75,8 @@ class OptunaSweeperBase(Sweeper):
         study, spec = join_study(self.storage, sweep_dir, self.study_name, self.direction, pruner_of(self.config))
         log.info("study %s in %s: %d trials so far", self.study_name, spec, len(study.trials))
         job_idx = 0
-        while batch := self._ask(study, self.n_jobs):
-            overrides = [self._overrides(study, trial, distributions, fixed) for trial in batch]
+        while asked := self._ask(study, self.n_jobs, distributions, fixed):
+            batch, overrides = [trial for trial, _ in asked], [job for _, job in asked]
             try:
                 returns = self.launcher.launch(overrides, initial_job_idx=job_idx)
             except BaseException:  # Ctrl-C, or a launcher that died: these trials must not stay RUNNING
@@ -92,8 +92,11 @@ class OptunaSweeperBase(Sweeper):
     def _ask_count(self, study: Any) -> int:
         return self.n_trials - len(study.get_trials(deepcopy=False))
 
-    def _ask(self, study: Any, most: int) -> list[Any]:
-        """Up to ``most`` new trials, none numbered n_trials or more (another worker may have taken the last)."""
+    def _ask(
+        self, study: Any, most: int, distributions: dict[str, Any], fixed: dict[str, str]
+    ) -> list[tuple[Any, list[str]]]:
+        """Up to ``most`` new trials with their jobs' overrides, none numbered n_trials or more (another worker
+        may have taken the last)."""
         import optuna
 
         batch = []
@@ -103,7 +106,8 @@ class OptunaSweeperBase(Sweeper):
                 trial.set_user_attr(SURPLUS_ATTR, f"the study already had n_trials={self.n_trials}")
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 break
-            batch.append(trial)
+            # sampled now, while the study's sampler is this trial's (the next ask reseeds it)
+            batch.append((trial, self._overrides(trial, distributions, fixed)))
         return batch
 
     def _seeded_ask(self, study: Any) -> Any:
@@ -118,7 +122,7 @@ class OptunaSweeperBase(Sweeper):
             trial = optuna.trial.Trial(study, trial._trial_id)  # its relative (multivariate) draws, reseeded
         return trial
 
-    def _overrides(self, study: Any, trial: Any, distributions: dict[str, Any], fixed: dict[str, str]) -> list[str]:
+    def _overrides(self, trial: Any, distributions: dict[str, Any], fixed: dict[str, str]) -> list[str]:
         from convlab.sweeps.search_space import trial_overrides
         from convlab.sweeps.storage import worker_tag
 
