@@ -15,7 +15,7 @@ import pytest
 from helpers import QUICK, ROOT, cli_env, run_cli, the_sweep, train_py
 
 from convlab.report.compare import sweep_job_dirs
-from convlab.run.record import read_results
+from convlab.runfiles.results import read_results
 
 # Trial n samples with seed + n: seed 6 draws lr 0.01 for trial 0, then the hopeless 1e-6 for trials 1-3.
 PRUNABLE = [
