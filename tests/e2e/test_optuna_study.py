@@ -15,7 +15,7 @@ import pytest
 from helpers import QUICK, ROOT, cli_env, run_cli, the_sweep, train_py
 
 from convlab.report.compare import sweep_job_dirs
-from convlab.runfiles.results import read_results
+from convlab.runfiles.results import RunRecord, read_results
 
 # Trial n samples with seed + n: seed 6 draws lr 0.01 for trial 0, then the hopeless 1e-6 for trials 1-3.
 PRUNABLE = [
@@ -55,6 +55,7 @@ def test_a_journal_study_prunes_hopeless_trials_and_reads_back_like_the_dashboar
     for n in (1, 2):  # lr 1e-6: below trial 0 (the median of one trial) after an epoch, stopped before the end
         assert records[n]["status"] == "pruned" and records[n]["pruned_after_epochs"] < 3, records[n]
         assert records[n]["epochs"] == records[n]["pruned_after_epochs"] and "test" not in records[n]
+        assert set(records[n]) <= set(RunRecord.__annotations__)  # its keys are the contract's
     # What optuna-dashboard shows: the study loaded from its storage, per-epoch values and states.
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
     study = optuna.load_study(study_name="convlab", storage=storage)
