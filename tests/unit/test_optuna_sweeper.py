@@ -255,3 +255,21 @@ def test_ctrl_c_leaves_the_running_trial_failed_and_the_report_of_the_trials_bef
     assert [t.state.name for t in sweep_study(tmp_path).trials] == ["COMPLETE", "FAIL"]  # not RUNNING forever
     assert (tmp_path / "sweep" / "report.html").is_file()  # rewritten after every batch: the first trial's
     assert len((tmp_path / "sweep" / "comparison.csv").read_text().splitlines()) == 1 + 1
+
+
+def test_the_configured_sampler_is_used_even_unseeded(tmp_path: Path) -> None:
+    worker = sweeper(n_trials=2, seed=None)
+    worker.sampler_cfg = OmegaConf.create({"_target_": "optuna.samplers.RandomSampler", "seed": None})
+    worker.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path / "sweep")}}, "pruner": None})
+    worker.launcher = Launcher(tmp_path / "sweep", ["ok", "ok"])
+    seen: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        for sampler in (optuna.samplers.RandomSampler, optuna.samplers.TPESampler):
+            original = sampler.sample_independent
+            patch.setattr(
+                sampler,
+                "sample_independent",
+                lambda self, *a, _original=original: seen.append(type(self).__name__) or _original(self, *a),
+            )
+        worker.sweep([])
+    assert seen == ["RandomSampler"] * 4  # two parameters, two trials; never Optuna's default (TPE)

@@ -65,6 +65,8 @@ class OptunaSweeperBase(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> None:
+        from hydra.utils import instantiate
+
         from convlab.sweeps.search_space import search_space
         from convlab.sweeps.study import join_study, pruner_of
 
@@ -73,6 +75,7 @@ class OptunaSweeperBase(Sweeper):
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         study, spec = join_study(self.storage, sweep_dir, self.study_name, self.direction, pruner_of(self.config))
+        study.sampler = instantiate(self.sampler_cfg)  # the configured one (reseeded per trial when seeded)
         log.info("study %s in %s: %d trials so far", self.study_name, spec, len(study.trials))
         job_idx = 0
         while asked := self._ask(study, self.n_jobs, distributions, fixed):
@@ -156,7 +159,7 @@ def tell(study: Any, trial: Any, ret: JobReturn) -> None:
     trial.set_user_attr("run_dir", str(run_dir))
     if record and record.get("status") not in ("ok", None):
         trial.set_user_attr("status", str(record["status"]))
-    if state == "PRUNED" and not study.trials[trial.number].intermediate_values:
+    if state == "PRUNED" and not study._storage.get_trial(trial._trial_id).intermediate_values:
         state = "FAIL"  # a pruned trial always reported an epoch; without one the job went wrong elsewhere
     study.tell(trial, value if state == "COMPLETE" else None, state=optuna.trial.TrialState[state])
 
