@@ -4,8 +4,10 @@ two workers on one study, one report over their sweep directories, and bad input
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,3 +210,24 @@ def test_two_workers_share_one_postgresql_study_and_prune_its_hopeless_trials(
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len((tmp_path / "report" / "comparison.csv").read_text().splitlines()) == 1 + 6
     assert "## Trials pruned by Optuna" in (tmp_path / "report" / "comparison.md").read_text()
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_worker_leaves_its_trial_failed_and_the_study_usable(tmp_path: Path) -> None:
+    journal = tmp_path / "study.journal"
+    args = ["hparams_search=optuna", f"hydra.sweeper.storage={journal}", "hydra.sweeper.n_trials=3", "model=mlp"]
+    worker = start_worker(tmp_path, *args, "trainer.max_epochs=500", "~callbacks.progress_bar")
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("outputs/sweeps/*/trial_0_*/train.log")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(3)  # into the trial's run
+    worker.send_signal(signal.SIGINT)
+    _, err = worker.communicate(timeout=120)
+    assert worker.returncode == 130, err[-2000:]
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
+    study = optuna.load_study(study_name="convlab", storage=storage)
+    assert [t.state.name for t in study.trials] == ["FAIL"]  # not RUNNING forever
+    code, out = train_py("-m", *args, *QUICK, cwd=tmp_path)  # another worker carries on with the study
+    assert code == 0, out
+    study = optuna.load_study(study_name="convlab", storage=storage)
+    assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE", "COMPLETE"]
