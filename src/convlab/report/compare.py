@@ -31,8 +31,6 @@ from convlab.runfiles.results import RESULTS_NAME, read_results
 REPEAT_KEYS = ("seed", "dataset.fold")
 MISSING = "missing"
 STATUS_ORDER = {"ok": 0, "pruned": 1, "diverged": 2, "interrupted": 3, "failed": 4, MISSING: 5}
-# Overrides that name a job rather than vary it (the Optuna trial number): never a swept hyperparameter.
-BOOKKEEPING_KEYS = ("optuna_trial",)
 
 
 @dataclass

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from convlab.config.overrides import override_key, override_value
+from convlab.config.overrides import NOT_IDENTITY_KEYS, override_key, override_value
 from convlab.report import figures  # figures.save: tests look inside each figure
-from convlab.report.compare import BOOKKEEPING_KEYS, REPEAT_KEYS, Comparison, Job
+from convlab.report.compare import REPEAT_KEYS, Comparison, Job
 from convlab.report.figures import Picture, pyplot
 
 ACCURACY_VS_HYPERPARAMETERS = "accuracy_vs_hyperparameters.png"
@@ -37,7 +37,7 @@ def swept_values(jobs: Sequence[Job]) -> dict[str, dict[Path, str]]:
     for job in jobs:
         for o in job.overrides:
             key, value = override_key(o), override_value(o)
-            if key not in REPEAT_KEYS and key not in BOOKKEEPING_KEYS and value is not None:
+            if key not in REPEAT_KEYS and key not in NOT_IDENTITY_KEYS and value is not None:  # optuna_trial: a name
                 values.setdefault(key, {})[job.run_dir] = value
     return {k: v for k, v in values.items() if len(set(v.values())) >= 2}
 

@@ -100,14 +100,17 @@ def _warn_idle_pruner(cfg: DictConfig) -> None:
 def job_trial(cfg: DictConfig) -> Any:
     """The Optuna trial this job runs (``optuna_trial``, set by the sweeper), found in the sweep's storage by its
     number; None outside an Optuna sweep. Works in the sweeper's process and in a joblib or submitit worker."""
-    number = OmegaConf.select(cfg, "optuna_trial", default=None)
-    if number is None:
-        return None
-    import optuna
     from hydra.core.hydra_config import HydraConfig
 
-    quiet_optuna()
+    number = OmegaConf.select(cfg, "optuna_trial", default=None)
+    if number is None or not HydraConfig.initialized():
+        return None
     hydra_cfg = HydraConfig.get()
+    if OmegaConf.select(hydra_cfg, "sweeper._target_", default=None) != OPTUNA_SWEEPER:
+        return None  # e.g. a trial's overrides re-run as a single run: no study to report to
+    import optuna
+
+    quiet_optuna()
     sweeper = hydra_cfg.sweeper
     spec = storage_spec(OmegaConf.select(sweeper, "storage", default=None), str(hydra_cfg.sweep.dir))
     storage = open_storage(spec)
