@@ -246,6 +246,7 @@ def optuna_figures(comparison: Comparison, out_dir: Path) -> list[Picture]:
                 ),
             ):
                 ax = plot(study)
+                ax.figure.tight_layout()  # Optuna's figures clip long parameter names (dataset.batch_size)
                 path = figures.save(ax.figure, out_dir / name)
                 caption = f"{words} ({', '.join(names)}, objective: validation accuracy)."
                 pictures.append(Picture(path, caption, "hyperparameters"))
