@@ -273,3 +273,16 @@ def test_the_configured_sampler_is_used_even_unseeded(tmp_path: Path) -> None:
             )
         worker.sweep([])
     assert seen == ["RandomSampler"] * 4  # two parameters, two trials; never Optuna's default (TPE)
+
+
+def test_the_reports_optuna_history_follows_trial_numbers_over_workers() -> None:
+    from convlab.report.compare import Job
+    from convlab.report.hyperparams import _trial_number
+
+    def job(number: int) -> Job:
+        overrides = ["optim.lr=0.1", f"optuna_trial={number}"]
+        return Job(Path(f"w/trial_{number}"), {"status": "ok", "overrides": overrides})
+
+    jobs = [job(10), job(2), job(0)]  # directory order, or two workers' directories one after the other
+    assert [j.run_dir.name for j in sorted(jobs, key=_trial_number)] == ["trial_0", "trial_2", "trial_10"]
+    assert job(3).overrides == ["optim.lr=0.1"]  # the trial number names the job, it is not a hyperparameter

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from convlab.config.overrides import NOT_IDENTITY_KEYS, override_key, override_value
+from convlab.config.overrides import override_key, override_value
 from convlab.report import figures  # figures.save: tests look inside each figure
 from convlab.report.compare import REPEAT_KEYS, Comparison, Job
 from convlab.report.figures import Picture, pyplot
@@ -37,7 +37,7 @@ def swept_values(jobs: Sequence[Job]) -> dict[str, dict[Path, str]]:
     for job in jobs:
         for o in job.overrides:
             key, value = override_key(o), override_value(o)
-            if key not in REPEAT_KEYS and key not in NOT_IDENTITY_KEYS and value is not None:  # optuna_trial: a name
+            if key not in REPEAT_KEYS and value is not None:
                 values.setdefault(key, {})[job.run_dir] = value
     return {k: v for k, v in values.items() if len(set(v.values())) >= 2}
 
@@ -187,8 +187,9 @@ def _swept_keys(source: Path, jobs: Sequence[Job]) -> list[str]:
 
 
 def _trial_number(job: Job) -> float:
-    """A job's Optuna trial number (its optuna_trial override): the history's order over several workers."""
-    found = [override_value(o) for o in job.overrides if override_key(o) == "optuna_trial"]
+    """A job's Optuna trial number (its optuna_trial override): the history's order over several workers. (Not in
+    ``job.overrides``, which leaves out the keys that do not identify a job.)"""
+    found = [override_value(o) for o in job.get("overrides") or [] if override_key(o) == "optuna_trial"]
     return float(found[0]) if found and found[0] is not None and found[0].isdigit() else math.inf
 
 
