@@ -96,6 +96,17 @@ def test_pruning_works_when_joblib_runs_the_trials_in_other_processes(tmp_path: 
     assert [states[n] for n in pruned] == ["PRUNED"] * len(pruned) and states[:2] == ["COMPLETE", "COMPLETE"]
 
 
+@pytest.mark.slow
+def test_pruning_works_when_submitit_runs_the_trials(tmp_path: Path) -> None:
+    code, out = train_py("-m", *PRUNABLE, "hydra.sweeper.n_trials=3", "hydra/launcher=submitit_local", cwd=tmp_path)
+    assert code == 0, out
+    sweep = the_sweep(tmp_path)
+    assert [r["status"] for _, r in sorted(trial_records(sweep).items())] == ["ok", "pruned", "pruned"]
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(sweep / "optuna.journal")))
+    states = [t.state.name for t in optuna.load_study(study_name="convlab", storage=storage).trials]
+    assert states == ["COMPLETE", "PRUNED", "PRUNED"]
+
+
 def start_worker(cwd: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(ROOT / "train.py"), "-m", *args],
