@@ -3,6 +3,7 @@ what Optuna is told, the pruned record and the pre-check of a study."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import optuna
@@ -286,3 +287,24 @@ def test_the_reports_optuna_history_follows_trial_numbers_over_workers() -> None
     jobs = [job(10), job(2), job(0)]  # directory order, or two workers' directories one after the other
     assert [j.run_dir.name for j in sorted(jobs, key=_trial_number)] == ["trial_0", "trial_2", "trial_10"]
     assert job(3).overrides == ["optim.lr=0.1"]  # the trial number names the job, it is not a hyperparameter
+
+
+def docs_commands() -> list[list[str]]:
+    """The ``python train.py`` command lines of docs/optuna.md's code blocks (continuation lines joined)."""
+    from helpers import ROOT
+
+    text = (ROOT / "docs" / "optuna.md").read_text(encoding="utf-8").replace("\\\n", " ")
+    lines = [line for block in text.split("```")[1::2] for line in block.splitlines()]
+    lines = [line.removeprefix("$ ").split("#", 1)[0].strip() for line in lines]
+    return [shlex.split(line)[2:] for line in lines if line.startswith("python train.py")]
+
+
+def test_every_command_of_the_optuna_page_passes_the_precheck() -> None:
+    from convlab.cli.precheck import precheck
+    from convlab.cli.train import check_train_job
+
+    commands = docs_commands()
+    assert len(commands) >= 6
+    for args in commands:
+        if not any(a.startswith("hydra.sweeper.storage=") for a in args):  # a server or NFS path of the reader's
+            precheck(args, "config", check_train_job)
