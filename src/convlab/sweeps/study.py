@@ -14,6 +14,7 @@ from convlab.sweeps.storage import describe, open_storage, storage_spec
 
 OPTUNA_SWEEPER = "hydra_plugins.convlab_sweeper.optuna_sweeper.OptunaSweeper"
 _checked: set[tuple[str, str]] = set()  # the pre-check composes every job of a command line: check each study once
+_opened: dict[str, Any] = {}  # storages opened by jobs: one engine (connection pool) per process, not per trial
 
 
 def quiet_optuna() -> None:
@@ -113,7 +114,7 @@ def job_trial(cfg: DictConfig) -> Any:
     quiet_optuna()
     sweeper = hydra_cfg.sweeper
     spec = storage_spec(OmegaConf.select(sweeper, "storage", default=None), str(hydra_cfg.sweep.dir))
-    storage = open_storage(spec)
+    storage = _opened[spec] if spec in _opened else _opened.setdefault(spec, open_storage(spec))
     study = optuna.load_study(
         study_name=str(sweeper.study_name),
         storage=storage,
