@@ -54,6 +54,8 @@ def test_a_journal_study_prunes_hopeless_trials_and_reads_back_like_the_dashboar
     assert code == 0, out
     records = trial_records(the_sweep(tmp_path))
     assert records[0]["status"] == "ok" and records[0]["epochs"] == 3
+    job_lines = [line for line in out.splitlines() if line.startswith("pruned ")]  # the console's line per job
+    assert len(job_lines) == 2 and all(" val acc  0." in line and "epochs)" in line for line in job_lines), out
     for n in (1, 2):  # lr 1e-6: below trial 0 (the median of one trial) after an epoch, stopped before the end
         assert records[n]["status"] == "pruned" and records[n]["pruned_after_epochs"] < 3, records[n]
         assert records[n]["epochs"] == records[n]["pruned_after_epochs"] and "test" not in records[n]
