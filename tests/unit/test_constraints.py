@@ -25,10 +25,10 @@ def pins() -> dict[str, Version]:
     return out
 
 
-def requirements() -> list[Requirement]:
+def requirements(extras: bool = True) -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    extras = [r for group in project["optional-dependencies"].values() for r in group]
-    return [Requirement(r) for r in [*project["dependencies"], *extras]]
+    optional = [r for group in project["optional-dependencies"].values() for r in group] if extras else []
+    return [Requirement(r) for r in [*project["dependencies"], *optional]]
 
 
 def test_every_dependency_is_pinned_inside_its_range() -> None:
@@ -42,9 +42,12 @@ def test_every_dependency_is_pinned_inside_its_range() -> None:
 @pytest.mark.skipif(not os.environ.get("CI"), reason="CI installs with -c constraints.txt; a dev venv may differ")
 def test_ci_installed_exactly_the_pinned_versions() -> None:
     pinned = pins()
+    core = {canonicalize_name(r.name) for r in requirements(extras=False)}
     for req in requirements():
         try:
             installed = Version(version(req.name))
         except PackageNotFoundError:
-            pytest.fail(f"{req.name} is not installed")
+            if canonicalize_name(req.name) in core:
+                pytest.fail(f"{req.name} is not installed")
+            continue  # an extra CI installs after the fast suite (postgres) or not at all (dashboard)
         assert Version(installed.public) == pinned[canonicalize_name(req.name)], req.name

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import importlib.util
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -135,15 +134,7 @@ def fresh_collector(monkeypatch: pytest.MonkeyPatch):
     [
         ((), False, True),  # a single run: the imports come next, in this process
         ((), True, True),  # the basic launcher runs the jobs here, one after another
-        pytest.param(  # Optuna's sweeper, through the basic launcher
-            ("hparams_search=optuna",),
-            True,
-            True,
-            marks=pytest.mark.skipif(
-                importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None,
-                reason="needs the optuna extra: pip install -e '.[optuna]'",
-            ),
-        ),
+        (("hparams_search=optuna",), True, True),  # convlab's Optuna sweeper, through the basic launcher
         (("hydra/launcher=joblib",), True, False),  # the jobs run in worker processes; this one only waits
     ],
 )

@@ -14,7 +14,7 @@ from convlab.runfiles.results import REQUIRED_KEYS, STATUSES, RunIdentity, RunRe
 def test_required_keys_and_statuses_come_from_the_types() -> None:
     assert REQUIRED_KEYS == ("status", "dataset", "model", "optim", "loss", "overrides")
     assert RunRecord.__required_keys__ == frozenset(RunIdentity.__annotations__) == frozenset(REQUIRED_KEYS)
-    assert STATUSES == ("ok", "diverged", "interrupted", "failed")
+    assert STATUSES == ("ok", "diverged", "interrupted", "failed", "pruned")
 
 
 @pytest.mark.parametrize("missing", REQUIRED_KEYS)

@@ -7,7 +7,6 @@ pre-check reports the same problems as one line.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import math
 import sys
@@ -24,7 +23,7 @@ import convlab.config.resolvers  # noqa: F401  (registers the resolvers the run 
 from convlab.cli.exit import fail
 from convlab.config import CONFIG_DIR
 from convlab.config.checks import check_slurm_launch, submitit_sweep_dir_note
-from convlab.config.overrides import override_key, override_value, parse_override
+from convlab.config.overrides import parse_override
 from convlab.config.suggest import check_added_keys, dashed_option, explain_composition_error
 from convlab.errors import ConvlabError
 from convlab.run.environment import prepare_process
@@ -132,24 +131,7 @@ def _declared(overrides: list[str]) -> list[str]:
 def precheck_or_exit(config_name: str, check: Callable[[DictConfig], None]) -> None:
     """Pre-check this process's command line (setting up the process on the way, see run.environment);
     on bad input, one line on stderr and exit code 2."""
-    hint = missing_sweeper_plugin(sys.argv[1:])
-    if hint:
-        fail(hint)
     try:
         precheck(sys.argv[1:], config_name, check, prepare=prepare_process)
     except ConvlabError as e:
         fail(str(e))
-
-
-def missing_sweeper_plugin(argv: list[str]) -> str | None:
-    """A one-line hint when the command line asks for the Optuna sweeper and it is not installed."""
-    overrides = [a for a in argv if not a.startswith("-") and "=" in a]
-    try:
-        wants_optuna = any(
-            override_key(a) in ("hparams_search", "hydra/sweeper") and override_value(a) == "optuna" for a in overrides
-        )
-    except ConvlabError:  # an override Hydra cannot read: the pre-check names it
-        return None
-    if wants_optuna and importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None:
-        return "hparams_search=optuna needs the optional Optuna sweeper: pip install -e '.[optuna]'"
-    return None

@@ -183,6 +183,8 @@ def job_line(record: RunRecord | None, job_dir: str | Path, seconds: float) -> s
         score = f"test acc {test['acc']:.4f}"
     elif isinstance(test.get("mse"), (int, float)):
         score = f"test mse {test['mse']:.2e}"
+    elif status == "pruned" and isinstance((record.get("val") or {}).get("acc"), (int, float)):
+        score = f"val acc  {record['val']['acc']:.4f}"  # not tested: the accuracy the pruner judged
     else:
         score = "test acc    –  "
     line = f"{status:<11} {score}  {seconds:7.1f} s  {job_dir}"
@@ -191,4 +193,6 @@ def job_line(record: RunRecord | None, job_dir: str | Path, seconds: float) -> s
         line += f"  {WARNING_MARK} " + "; ".join(warnings)
     if status != "ok" and record.get("error"):
         line += f"  ({record['error']})"
+    if status == "pruned":
+        line += f"  (after {record.get('pruned_after_epochs')} epochs)"
     return line

@@ -23,6 +23,7 @@ from convlab.errors import RunInterrupted
 from convlab.run.train import train
 from convlab.runfiles.results import RunRecord
 from convlab.sweeps.skip_done import check_resume, resume_sweep_command
+from convlab.sweeps.study import check_study
 
 EXIT_INTERRUPTED = 130  # the shell's code for a command stopped by SIGINT (128 + 2)
 
@@ -31,14 +32,14 @@ def check_train_job(cfg: DictConfig) -> None:
     """The pre-check of one job of a train.py command line: what can be checked without reading data."""
     check_config(cfg)
     check_resume(cfg)
+    check_study(cfg)  # an Optuna sweep: its storage opens and its study maximises
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> float:
     record: RunRecord | None = run_job(lambda job: train(job, Terminal()), cfg)
-    # What a sweeper (Optuna) maximises: validation accuracy, never test. A job that diverged or failed
-    # scores 0, the worst accuracy: the study goes on (Hydra's Optuna sweeper stops at a non-number) and
-    # steers away from it; its results.json and the report say what happened.
+    # Validation accuracy, never test; 0 (the worst) for a job that diverged or failed, so a sweeper that reads
+    # return values goes on. convlab's Optuna sweeper reads each job's results.json instead (sweeps.optuna_sweeper).
     val_acc = ((record or {}).get("val") or {}).get("acc")
     return 0.0 if val_acc is None else float(val_acc)
 

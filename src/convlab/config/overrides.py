@@ -21,7 +21,8 @@ from convlab.errors import ConfigError
 GROUPS = ("dataset", "model", "optim", "loss", "task")
 # Overrides that say how a sweep runs, not what a job is: ignored when matching a resumed job or checkpoint, left
 # out of a job's directory name (conf/hydra/default.yaml's exclude_keys: the same list, tests/unit/test_config.py).
-NOT_IDENTITY_KEYS = ("skip_done", "sweep_label")
+# optuna_trial: the Optuna sweeper's trial number (the job's directory is named by it; a resume runs outside the study).
+NOT_IDENTITY_KEYS = ("skip_done", "sweep_label", "optuna_trial")
 
 
 @functools.lru_cache(maxsize=4096)

@@ -30,7 +30,7 @@ from convlab.runfiles.results import RESULTS_NAME, read_results
 # Overrides that repeat one configuration; jobs differing only in these are aggregated.
 REPEAT_KEYS = ("seed", "dataset.fold")
 MISSING = "missing"
-STATUS_ORDER = {"ok": 0, "diverged": 1, "interrupted": 2, "failed": 3, MISSING: 4}
+STATUS_ORDER = {"ok": 0, "pruned": 1, "diverged": 2, "interrupted": 3, "failed": 4, MISSING: 5}
 
 
 @dataclass
@@ -341,9 +341,20 @@ def job_row(comparison: Comparison, rank: int, job: Job) -> dict[str, Any]:
         "seed": job.get("seed"),
         "fold": fold,
         "threads": job.get("threads"),
-        "error": job.get("error") if job.results else "no results.json: the job was killed or is still running",
+        "error": _why_not_finished(job),
         "run_dir": str(job.run_dir.resolve()),
     }
+
+
+def _why_not_finished(job: Job) -> str | None:
+    if not job.results:
+        return "no results.json: the job was killed or is still running"
+    if job.status == "pruned":
+        acc = (job.get("val") or {}).get("acc")
+        return (
+            f"stopped by the Optuna pruner after {job.get('pruned_after_epochs')} epoch(s), validation accuracy {acc}"
+        )
+    return job.get("error")
 
 
 def job_rows(comparison: Comparison) -> list[dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -154,19 +153,15 @@ def parallel_coordinates(comparison: Comparison, out_dir: Path) -> list[Picture]
 
 def _distribution(values: list[Any]) -> Any:
     """Optuna's distribution for the values a parameter took: int, float (log-uniform over a wide span) or
-    categorical; optuna 2's class names where optuna 3's are missing."""
+    categorical."""
     import optuna.distributions as d
 
     numbers = [_number(str(v)) for v in values]
     if all(n is not None for n in numbers):
         low, high = min(numbers), max(numbers)
         if all(float(n).is_integer() for n in numbers) and all("." not in str(v) for v in values):
-            integers = getattr(d, "IntDistribution", None) or d.IntUniformDistribution
-            return integers(int(low), int(high))
-        log = _log_axis(numbers)
-        if hasattr(d, "FloatDistribution"):
-            return d.FloatDistribution(low, high, log=log)
-        return d.LogUniformDistribution(low, high) if log else d.UniformDistribution(low, high)
+            return d.IntDistribution(int(low), int(high))
+        return d.FloatDistribution(low, high, log=_log_axis(numbers))
     return d.CategoricalDistribution(sorted({str(v) for v in values}))
 
 
@@ -176,7 +171,7 @@ def _param_value(text: str, distribution: Any) -> Any:
     if isinstance(distribution, d.CategoricalDistribution):
         return str(text)
     number = float(text)
-    return int(number) if type(distribution).__name__.startswith("Int") else number
+    return int(number) if isinstance(distribution, d.IntDistribution) else number
 
 
 def _swept_keys(source: Path, jobs: Sequence[Job]) -> list[str]:
@@ -191,82 +186,74 @@ def _swept_keys(source: Path, jobs: Sequence[Job]) -> list[str]:
     return list(swept_values(jobs))
 
 
+def _trial_number(job: Job) -> float:
+    """A job's Optuna trial number (its optuna_trial override): the history's order over several workers. (Not in
+    ``job.overrides``, which leaves out the keys that do not identify a job.)"""
+    found = [override_value(o) for o in job.get("overrides") or [] if override_key(o) == "optuna_trial"]
+    return float(found[0]) if found and found[0] is not None and found[0].isdigit() else math.inf
+
+
+def _optuna_trials(comparison: Comparison) -> tuple[list[str], list[Job], dict[str, dict[Path, str]]]:
+    """(the Optuna sweep directories, their finished trials in trial order, each swept key's value per trial):
+    every worker's sweep directory of one study becomes one history."""
+    sources = [Path(s) for s in comparison.sources if (Path(s) / "optimization_results.yaml").is_file()]
+    jobs: list[Job] = []
+    keys: list[str] = []
+    for source in sources:
+        inside = source.resolve()
+        mine = [j for j in comparison.finished if j.val_acc is not None and inside in j.run_dir.resolve().parents]
+        jobs += mine
+        keys += [k for k in _swept_keys(source, mine) if k not in keys]
+    jobs.sort(key=_trial_number)
+    by_key = {
+        k: {j.run_dir: v for j in jobs for o in j.overrides if override_key(o) == k and (v := override_value(o))}
+        for k in keys
+    }
+    by_key = {k: v for k, v in by_key.items() if len(v) == len(jobs) and len(set(v.values())) >= 2}
+    return [s.name for s in sources], jobs, by_key
+
+
 def optuna_figures(comparison: Comparison, out_dir: Path) -> list[Picture]:
-    """Optuna's own history and importance plots of an Optuna sweep, rebuilt from its trials' results.json."""
-    pictures: list[Picture] = []
-    for source in comparison.sources:
-        if not (Path(source) / "optimization_results.yaml").is_file():
-            continue
-        try:
-            import optuna
-            from optuna.visualization import matplotlib as optuna_plots
-        except ImportError:
-            comparison.figure_notes.append("Optuna plots not drawn: optuna is not installed (pip install .[optuna]).")
-            return pictures
-        inside = Path(source).resolve()
-        jobs = [j for j in comparison.finished if j.val_acc is not None and inside in j.run_dir.resolve().parents]
-        keys = _swept_keys(Path(source), jobs)
-        by_key = {
-            k: {j.run_dir: v for j in jobs for o in j.overrides if override_key(o) == k and (v := override_value(o))}
-            for k in keys
-        }
-        by_key = {k: v for k, v in by_key.items() if len(v) == len(jobs) and len(set(v.values())) >= 2}
-        if len(jobs) < 2 or not by_key:
-            comparison.figure_notes.append(f"Optuna plots not drawn for {Path(source).name}: fewer than two trials.")
-            continue
-        distributions = {k: _distribution(list(v.values())) for k, v in by_key.items()}
-        verbosity = optuna.logging.get_verbosity()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.logging.set_verbosity(optuna.logging.WARNING)
-            try:
-                study = optuna.create_study(direction="maximize")
-                for job in jobs:
-                    params = {k: _param_value(by_key[k][job.run_dir], distributions[k]) for k in by_key}
-                    study.add_trial(
-                        optuna.trial.create_trial(params=params, distributions=distributions, value=job.val_acc)
-                    )
-                # Importance by mean decrease in impurity of a random forest (scikit-learn): optuna 2's default,
-                # fANOVA, fails under numpy 2, and the Hydra sweeper pins optuna < 3.
-                impurity = optuna.importance.MeanDecreaseImpurityImportanceEvaluator(seed=0)
-                for name, plot, words in (
-                    (OPTUNA_HISTORY, optuna_plots.plot_optimization_history, "Optuna's optimisation history"),
-                    (
-                        OPTUNA_IMPORTANCE,
-                        functools.partial(_importance_bars, evaluator=impurity),
-                        "Optuna's hyperparameter importances (mean decrease in impurity)",
-                    ),
-                ):
-                    try:
-                        ax = plot(study)
-                    except (ImportError, ValueError, RuntimeError) as e:  # optuna 2's fANOVA fails under numpy 2
-                        reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                        note = f"{words} not drawn: optuna {optuna.__version__} raised {reason}"
-                        comparison.figure_notes.append(note)
-                        continue
-                    path = figures.save(ax.figure, out_dir / name)
-                    caption = f"{words} ({Path(source).name}, objective: validation accuracy)."
-                    pictures.append(Picture(path, caption, "hyperparameters"))
-            finally:
-                optuna.logging.set_verbosity(verbosity)
-    return pictures
-
-
-def _importance_bars(study: Any, evaluator: Any) -> Any:
-    """Optuna's importances (optuna.importance) as bars. Optuna 2's own plot_param_importances calls
-    matplotlib.cm.get_cmap, which matplotlib 3.9 removed."""
+    """Optuna's own history and importance plots over the Optuna sweeps' trials, rebuilt from their results.json
+    (so a report over several workers' sweep directories draws one study)."""
+    names, jobs, by_key = _optuna_trials(comparison)
+    if not names:
+        return []
+    if len(jobs) < 2 or not by_key:
+        comparison.figure_notes.append(f"Optuna plots not drawn for {', '.join(names)}: fewer than two trials.")
+        return []
     import optuna
+    from optuna.visualization import matplotlib as optuna_plots
 
-    importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
-    names = list(importances)[::-1]  # the most important on top
-    _, ax = pyplot().subplots(figsize=(7, 0.5 * len(names) + 1.5), layout="constrained")
-    ax.barh(names, [importances[n] for n in names], color="tab:blue")
-    for y, name in enumerate(names):
-        ax.text(importances[name], y, f" {importances[name]:.2f}", va="center", fontsize=9)
-    ax.set_xlim(0, 1.15)
-    ax.set_xlabel("importance for validation accuracy (sums to 1)")
-    ax.set_title("Hyperparameter importances")
-    return ax
+    distributions = {k: _distribution(list(v.values())) for k, v in by_key.items()}
+    verbosity = optuna.logging.get_verbosity()
+    pictures: list[Picture] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # optuna.visualization.matplotlib
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            study = optuna.create_study(direction="maximize")
+            for job in jobs:
+                params = {k: _param_value(by_key[k][job.run_dir], distributions[k]) for k in by_key}
+                study.add_trial(
+                    optuna.trial.create_trial(params=params, distributions=distributions, value=job.val_acc)
+                )
+            for name, plot, words in (
+                (OPTUNA_HISTORY, optuna_plots.plot_optimization_history, "Optuna's optimisation history"),
+                (
+                    OPTUNA_IMPORTANCE,
+                    optuna_plots.plot_param_importances,
+                    "Optuna's hyperparameter importances (fANOVA)",
+                ),
+            ):
+                ax = plot(study)
+                ax.figure.tight_layout()  # Optuna's figures clip long parameter names (dataset.batch_size)
+                path = figures.save(ax.figure, out_dir / name)
+                caption = f"{words} ({', '.join(names)}, objective: validation accuracy)."
+                pictures.append(Picture(path, caption, "hyperparameters"))
+        finally:
+            optuna.logging.set_verbosity(verbosity)
+    return pictures
 
 
 def hyperparameter_figures(comparison: Comparison, out_dir: Path) -> list[Picture]:

@@ -99,10 +99,19 @@ def build_sections(comparison: Comparison) -> Sections:
     rows = job_rows(comparison)
     configurations = table("configurations", GROUP_COLUMNS, group_rows(comparison)) if comparison.groups else None
     warned = listed(rows, "warnings", lambda r: bool(r["warnings"]))
-    unfinished = listed(rows, "error", lambda r: r["status"] != "ok")
+    # Pruned trials apart from failures: the pruner's verdict, not a fault (and left out of the comparisons).
+    pruned = listed(rows, "error", lambda r: r["status"] == "pruned")
+    unfinished = listed(rows, "error", lambda r: r["status"] not in ("ok", "pruned"))
     chance = f"{WARNING_MARK} Jobs that finished with warnings (at chance)"
     lists = [
         JobList("sec-chance", chance, f"{WARNING_MARK} Jobs near chance", warned, show_status=False),
+        JobList(
+            "sec-pruned",
+            "Trials pruned by Optuna (stopped early, not tested)",
+            "Trials pruned by Optuna",
+            pruned,
+            show_status=False,
+        ),
         JobList("sec-unfinished", "Jobs that did not finish", "Jobs that did not finish", unfinished, show_status=True),
     ]
     return Sections(comparison, table("jobs", COLUMNS, rows), configurations, significance_lines(comparison), lists)

@@ -65,7 +65,7 @@ def train(cfg: DictConfig, screen: Screen | None = None) -> RunRecord:
     datamodule, task, trainer = _build(cfg, out_dir, resume, interactive=screen is not None and screen.interactive)
     record.update(model_figures(task, datamodule), **_machine_figures())
     _fit(trainer, task, datamodule, resume, record)
-    if record["status"] not in ("diverged", "interrupted"):
+    if record["status"] not in ("diverged", "interrupted", "pruned"):  # pruned: its validation accuracy is its verdict
         _test(trainer, task, datamodule, record)
     if record["status"] == "interrupted":
         _record_interruption(record, out_dir / LAST_CHECKPOINT)
@@ -123,6 +123,7 @@ def _trainer(cfg: DictConfig, out_dir: Path, interactive: bool) -> Any:
     from convlab.checkpoints.requeue_callbacks import CheckpointOnRequeue, ResumeMidEpoch
     from convlab.checkpoints.save import CheckpointOnInterrupt
     from convlab.run.build import build_callbacks, build_trainer
+    from convlab.sweeps.pruning import pruning_callback
 
     # A bar's redraws go to stdout; in a log file (stdout not a terminal) they would be lines of carriage returns.
     bar = interactive and sys.stdout.isatty()
@@ -132,6 +133,8 @@ def _trainer(cfg: DictConfig, out_dir: Path, interactive: bool) -> Any:
         CheckpointOnRequeue(out_dir / LAST_CHECKPOINT.parent),  # SIGTERM inside a SLURM job (convlab.run.requeue)
         ResumeMidEpoch(),
     ]
+    if pruning := pruning_callback(cfg):  # a trial of an Optuna sweep: reports every epoch, stops when pruned
+        callbacks.append(pruning)
     quiet = {} if bar else {"enable_progress_bar": False}
     if not interactive:
         quiet["enable_model_summary"] = False
@@ -149,7 +152,10 @@ def _machine_figures() -> dict[str, Any]:
 
 
 def _fit(trainer: Any, task: Any, datamodule: Any, resume: Resume | None, record: RunRecord) -> None:
-    """trainer.fit; divergence and Ctrl-C become the record's status. Then the figures of training."""
+    """trainer.fit; divergence, Ctrl-C and an Optuna pruner become the record's status. Then the figures of
+    training."""
+    from convlab.sweeps.pruning import record_pruning
+
     start = time.perf_counter()
     try:
         trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume[0]) if resume else None, weights_only=True)
@@ -170,6 +176,7 @@ def _fit(trainer: Any, task: Any, datamodule: Any, resume: Resume | None, record
         samples_per_second=round(task.train_samples / task.train_loop_seconds, 1) if task.train_loop_seconds else None,
         checkpoints=_checkpoint_paths(trainer),
     )
+    record_pruning(record, trainer.callbacks)  # an Optuna pruner stopped it: status pruned
 
 
 def _test(trainer: Any, task: Any, datamodule: Any, record: RunRecord) -> None:

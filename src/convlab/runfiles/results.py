@@ -18,7 +18,7 @@ from convlab.fileio import atomic_write_json
 log = logging.getLogger(__name__)
 
 RESULTS_NAME = "results.json"
-Status = Literal["ok", "diverged", "interrupted", "failed"]
+Status = Literal["ok", "diverged", "interrupted", "failed", "pruned"]  # pruned: stopped by an Optuna pruner
 
 
 class RunIdentity(TypedDict):
@@ -69,6 +69,7 @@ class RunRecord(RunIdentity, total=False):
     error: str  # why the status is not ok
     diverged_at_step: int
     interrupted_at_step: int
+    pruned_after_epochs: int  # status pruned: the epochs it trained before the Optuna pruner stopped it
     resume_checkpoint: str | None
     resume_command: str | None
     requeue_count: int  # a SLURM job: how many times it was requeued and continued in place
