@@ -166,6 +166,9 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=r".*The dirpath has changed from .* won't be reloaded.*")
     # The data loaders index in-memory tensors (convlab.data.tensor_data); worker processes would only add overhead.
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    # On a machine with SLURM installed (a login node) a run outside a job is not a mistake: convlab submits to SLURM
+    # through hydra/launcher=submitit_slurm (docs/slurm.md), never by prefixing srun.
+    warnings.filterwarnings("ignore", message=r".*The `srun` command is available on your system but is not used.*")
 
 
 def _drop_chatter(record: logging.LogRecord) -> bool:
