@@ -123,8 +123,9 @@ start_mariadb() {
 }
 
 start() {
-    if scontrol ping >/dev/null 2>&1 && sinfo -h >/dev/null 2>&1; then
-        say "a controller already answers"
+    # A running cluster is reused only whole: submitit reads job states through sacct, so accounting must answer too.
+    if scontrol ping >/dev/null 2>&1 && sinfo -h >/dev/null 2>&1 && sacctmgr -n list cluster >/dev/null 2>&1; then
+        say "a controller and its accounting already answer"
         sinfo -h -o %R | head -1
         return
     fi
