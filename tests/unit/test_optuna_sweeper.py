@@ -4,6 +4,7 @@ what Optuna is told, the pruned record and the pre-check of a study."""
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 
 import optuna
@@ -308,3 +309,12 @@ def test_every_command_of_the_optuna_page_passes_the_precheck() -> None:
     for args in commands:
         if not any(a.startswith("hydra.sweeper.storage=") for a in args):  # a server or NFS path of the reader's
             precheck(args, "config", check_train_job)
+
+
+def test_a_missing_database_driver_is_one_line_that_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Quick start installs no PostgreSQL driver: Optuna then raises an ImportError of its own around psycopg's.
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    monkeypatch.setitem(sys.modules, "psycopg2", None)
+    with pytest.raises(ConfigError, match=r"database driver is missing: .*psycopg.*\.\[postgres\]") as e:
+        storages.open_storage("postgresql://nobody@127.0.0.1:9/optuna")
+    assert "\n" not in str(e.value)

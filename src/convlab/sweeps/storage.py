@@ -102,9 +102,12 @@ def _rdb(url: str) -> Any:
                 raise ConfigError(f"Optuna storage {describe(url)}: cannot open it ({_first_line(e)})") from None
             log.info("Optuna storage %s: another worker is creating its tables; retrying", describe(url))
             time.sleep(random.uniform(0.2, 1.0) * (attempt + 1))
-        except ModuleNotFoundError as e:
+        except ImportError as e:  # Optuna wraps the driver's ModuleNotFoundError in an ImportError of its own
             hint = " (pip install -e '.[postgres]')" if dialect == "postgresql" else ""
-            raise ConfigError(f"Optuna storage {describe(url)}: its database driver is missing: {e}{hint}") from None
+            missing = e.__cause__ if isinstance(e.__cause__, ImportError) else e
+            raise ConfigError(
+                f"Optuna storage {describe(url)}: its database driver is missing: {missing}{hint}"
+            ) from None
         except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ValueError) as e:
             raise ConfigError(f"Optuna storage {describe(url)}: not a usable URL ({_first_line(e)})") from None
     raise AssertionError("unreachable")
