@@ -198,7 +198,7 @@ def test_a_pruner_with_too_few_trials_is_a_one_line_warning(capsys: pytest.Captu
     check_study(_optuna_config("pruner=median", "hydra.sweeper.n_trials=3", "hydra.sweeper.study_name=w1"))
     err = capsys.readouterr().err
     assert err == "convlab: warning: pruner MedianPruner will prune nothing: n_trials=3 is not more than its " + (
-        "n_startup_trials=5\n"
+        "n_startup_trials=3\n"
     )
     check_study(_optuna_config("pruner=median", "hydra.sweeper.n_trials=20", "hydra.sweeper.study_name=w2"))
     assert capsys.readouterr().err == ""
