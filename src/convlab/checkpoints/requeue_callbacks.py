@@ -14,7 +14,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from convlab.checkpoints.requeue import next_requeue_checkpoint
 
-log = logging.getLogger("convlab")
+log = logging.getLogger(__name__)
 
 
 def requeue_environment() -> SLURMEnvironment | None:

@@ -38,7 +38,7 @@ def describe_run(cfg: DictConfig) -> RunRecord:
 
 def check_unused_run_dir(out_dir: Path) -> None:
     """Refuse a directory that holds another run's results or checkpoints: never mix or overwrite runs."""
-    for name in (RESULTS_NAME, "checkpoints"):
+    for name in (RESULTS_NAME, LAST_CHECKPOINT.parent.name):
         if (out_dir / name).exists():
             raise RunDirInUseError(
                 f"{out_dir} already holds another run's {name}; choose a new hydra.run.dir "

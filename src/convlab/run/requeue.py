@@ -14,12 +14,12 @@ from typing import Any
 
 from convlab.checkpoints.load import load_checkpoint
 from convlab.checkpoints.requeue import newest_requeue_checkpoint, restart_count
+from convlab.runfiles import LAST_CHECKPOINT
 from convlab.runfiles.results import RESULTS_NAME, RunRecord, read_results
 from convlab.sweeps.skip_done import archive_attempt
 
-log = logging.getLogger("convlab")
+log = logging.getLogger(__name__)
 
-CHECKPOINT_DIR = "checkpoints"
 # The checkpoint a restarted job continues from (path, contents), and what results.json gets about the requeues.
 Requeued = tuple[tuple[Path, dict[str, Any]], RunRecord]
 
@@ -30,7 +30,7 @@ def requeued_resume(out_dir: Path) -> Requeued | None:
     if restart_count() < 1 or not (out_dir / RESULTS_NAME).is_file():
         return None
     previous = read_results(out_dir)
-    checkpoint = newest_requeue_checkpoint(out_dir / CHECKPOINT_DIR)
+    checkpoint = newest_requeue_checkpoint(out_dir / LAST_CHECKPOINT.parent)
     if previous.get("status") != "interrupted":
         return None
     if checkpoint is None:  # stopped before its first optimizer step: start again, the attempt kept aside

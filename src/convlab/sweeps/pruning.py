@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from convlab.runfiles.results import RunRecord
 
-log = logging.getLogger("convlab")
+log = logging.getLogger(__name__)
 
 
 class OptunaPruning(pl.Callback):

@@ -20,7 +20,7 @@ from typing import Any
 
 from convlab.errors import ConfigError
 
-log = logging.getLogger("convlab")
+log = logging.getLogger(__name__)
 
 DEFAULT_JOURNAL = "optuna.journal"
 JOURNAL_PREFIX = "journal:"
