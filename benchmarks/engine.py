@@ -187,7 +187,7 @@ def _pil_dataset(dataset: str, dm: TensorDataModule, transform: Callable, scratc
 
 
 class _PilImages(torch.utils.data.Dataset):
-    """Digits wrapped like torchvision's MNIST.__getitem__: tensor -> PIL image -> transform."""
+    """Grayscale digits (N x 1 x H x W) served as torchvision's MNIST.__getitem__ does: tensor -> PIL -> transform."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform: Callable) -> None:
         self.images, self.labels, self.transform = images, labels, transform
@@ -198,7 +198,7 @@ class _PilImages(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         from PIL import Image
 
-        return self.transform(Image.fromarray(self.images[i].numpy(), mode="L")), int(self.labels[i])
+        return self.transform(Image.fromarray(self.images[i, 0].numpy(), mode="L")), int(self.labels[i])  # 1 x H x W
 
 
 def measure(

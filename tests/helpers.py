@@ -162,3 +162,55 @@ def train_py(*args: str, cwd: Path, env: dict[str, str | None] | None = None) ->
 def the_sweep(cwd: Path) -> Path:
     (sweep,) = (cwd / "outputs" / "sweeps").iterdir()
     return sweep
+
+
+# convlab's Hydra plugins, which Hydra must find however convlab is installed (tests/e2e/test_install.py).
+CONVLAB_PLUGINS = {
+    "hydra_plugins.convlab_launcher.submitit_launcher.LocalLauncher",
+    "hydra_plugins.convlab_launcher.submitit_launcher.SlurmLauncher",
+    "hydra_plugins.convlab_sweeper.optuna_sweeper.OptunaSweeper",
+}
+# Hydra's own scan, in a process of its own (what `train.py -m hydra/launcher=slurm` does on start), printing every
+# plugin class it found and the file each came from.
+SCAN = """
+import inspect
+import json
+from hydra.core.plugins import Plugins
+from hydra.plugins.launcher import Launcher
+from hydra.plugins.sweeper import Sweeper
+found = [*Plugins.instance().discover(Launcher), *Plugins.instance().discover(Sweeper)]
+print(json.dumps({f"{c.__module__}.{c.__name__}": inspect.getfile(c) for c in found}))
+"""
+
+
+def scanned_plugins(python: str, env: dict[str, str] | None = None, *flags: str) -> dict[str, str]:
+    """The plugin classes Hydra's scan finds under ``python`` (class name: file), run from a folder of its own."""
+    proc = subprocess.run(
+        [python, *flags, "-c", SCAN], capture_output=True, text=True, timeout=120, env=env, cwd=Path.home()
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def ctrl_c_reaches_it() -> None:
+    """A ``preexec_fn`` for a child a test sends SIGINT (Ctrl-C): SIGINT at its default, as under a terminal. A
+    shell starts a background job with SIGINT ignored, children inherit that, and Python then installs no
+    KeyboardInterrupt handler: run from such a job (nohup ... &, a CI runner's script), the test would otherwise
+    signal a process that cannot hear it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_train(cwd: Path, *args: str, merge_output: bool = False) -> subprocess.Popen:
+    """``python train.py args`` in ``cwd`` as a user starts it, left running while the test acts on it (kills a job,
+    sends Ctrl-C): text output, stderr into stdout with ``merge_output``; Ctrl-C reaches it."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        cwd=cwd,
+        env=cli_env(cwd),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_output else subprocess.PIPE,
+        text=True,
+        preexec_fn=ctrl_c_reaches_it,
+    )

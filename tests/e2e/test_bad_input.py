@@ -89,7 +89,7 @@ FAST = {
         ("--epochs", "3"),
         "--epochs 3: settings are Hydra overrides written without dashes: python train.py trainer.max_epochs=3",
     ),
-    "dashed-unknown": Case(("--verbose",), "--verbose: not an option of train.py"),
+    "dashed-unknown": Case(("--verbose",), "--verbose: not an option of python train.py"),
     "eval-dashed-option": Case(("--ckpt_path", "x.ckpt"), "python eval.py ckpt_path=x.ckpt", script="eval.py"),
     "unknown-option-in-sweep": Case(("-m", "model=lenet,resnet"), "Could not find 'model/resnet'"),
     "empty-option": Case(("model=",), "Could not find 'model/'"),
@@ -136,8 +136,12 @@ SLOW = {
     # incompatible model / dataset / loss pairs (the check imports the classes: torch)
     "filter-model-on-digits": Case(("model=sobel",), "model=sobel cannot be used with dataset=digits"),
     "filter-model-with-mse": Case(("model=sobel", "loss=mse"), "model=sobel cannot be used with dataset=digits"),
+    # the model built and given one input of the data's shape before any run directory exists
     "classes-mismatch": Case(
-        ("model.num_classes=5",), "model.num_classes=5 but the dataset has 10 classes", new_dir="runs"
+        ("model.num_classes=5",), "model=lenet gives 5 class scores per input, but dataset=digits gives 1 x 28 x 28"
+    ),
+    "channels-mismatch": Case(
+        ("model.in_channels=3",), "model=lenet expects 3 input channels, but dataset=digits gives 1 x 28 x 28"
     ),
     "bad-precision": Case(("trainer.precision=banana",), "trainer: Precision 'banana' is invalid", new_dir="runs"),
     "zero-devices": Case(("trainer.devices=0",), "Trainer(devices=0)", new_dir="runs"),

@@ -69,8 +69,8 @@ def test_the_four_files_are_the_published_ones() -> None:
 def test_official_split_shapes_class_counts_and_pixel_statistics(official: MnistDataModule) -> None:
     pool = torch.cat([official.train.images, official.val.images])
     pool_labels = torch.cat([official.train.labels, official.val.labels])
-    assert pool.shape == (60_000, 28, 28) and pool.dtype == torch.uint8
-    assert official.test.images.shape == (10_000, 28, 28) and official.test.labels.dtype == torch.int64
+    assert pool.shape == (60_000, 1, 28, 28) and pool.dtype == torch.uint8
+    assert official.test.images.shape == (10_000, 1, 28, 28) and official.test.labels.dtype == torch.int64
     assert (len(official.train), len(official.val)) == (54_000, 6_000)  # val_fraction 0.1, stratified by class
     assert torch.bincount(pool_labels).tolist() == TRAIN_COUNTS
     assert torch.bincount(official.test.labels).tolist() == TEST_COUNTS

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +12,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from helpers import QUICK, ROOT, cli_env, run_cli, the_sweep, train_py
+from helpers import QUICK, run_cli, start_train, the_sweep, train_py
 
 from convlab.report.compare import sweep_job_dirs
 from convlab.runfiles.results import RunRecord, read_results
@@ -109,22 +107,11 @@ def test_pruning_works_when_submitit_runs_the_trials(tmp_path: Path) -> None:
     assert states == ["COMPLETE", "PRUNED", "PRUNED"]
 
 
-def start_worker(cwd: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), "-m", *args],
-        cwd=cwd,
-        env=cli_env(cwd),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 @pytest.mark.slow
 def test_two_workers_started_together_share_one_new_sqlite_study(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/optuna.db"
     args = ["hparams_search=optuna", f"hydra.sweeper.storage={url}", "hydra.sweeper.n_trials=4", "model=mlp", *QUICK]
-    workers = [start_worker(tmp_path, *args, "threads=1") for _ in range(2)]  # the same second: a schema race
+    workers = [start_train(tmp_path, "-m", *args, "threads=1") for _ in range(2)]  # the same second: a schema race
     for worker in workers:
         _, err = worker.communicate(timeout=600)
         assert worker.returncode == 0, err[-3000:]
@@ -205,7 +192,7 @@ def test_two_workers_share_one_postgresql_study_and_prune_its_hopeless_trials(
     tmp_path: Path, postgres_database: str
 ) -> None:
     args = [*PRUNABLE, f"hydra.sweeper.storage={postgres_database}", "hydra.sweeper.n_trials=6", "threads=1"]
-    workers = [start_worker(tmp_path, *args) for _ in range(2)]  # the same second, on a database without tables
+    workers = [start_train(tmp_path, "-m", *args) for _ in range(2)]  # the same second, on a database without tables
     for worker in workers:
         _, err = worker.communicate(timeout=900)
         assert worker.returncode == 0, err[-3000:]
@@ -229,13 +216,16 @@ def test_two_workers_share_one_postgresql_study_and_prune_its_hopeless_trials(
 def test_ctrl_c_in_a_worker_leaves_its_trial_failed_and_the_study_usable(tmp_path: Path) -> None:
     journal = tmp_path / "study.journal"
     args = ["hparams_search=optuna", f"hydra.sweeper.storage={journal}", "hydra.sweeper.n_trials=3", "model=mlp"]
-    worker = start_worker(tmp_path, *args, "trainer.max_epochs=500", "~callbacks.progress_bar")
+    worker = start_train(tmp_path, "-m", *args, "trainer.max_epochs=500", "~callbacks.progress_bar")
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob("outputs/sweeps/*/trial_0_*/train.log")) and time.monotonic() < deadline:
         time.sleep(0.5)
     time.sleep(3)  # into the trial's run
     worker.send_signal(signal.SIGINT)
-    _, err = worker.communicate(timeout=120)
+    try:
+        _, err = worker.communicate(timeout=120)
+    finally:
+        worker.kill()  # one that did not stop must not train on after the test
     assert worker.returncode == 130, err[-2000:]
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
     study = optuna.load_study(study_name="convlab", storage=storage)

@@ -30,7 +30,8 @@ def test_lenet_tutorial_is_the_tutorials_setup(compose_cfg) -> None:
     }
     assert (cfg.optim.lr, cfg.optim.momentum, cfg.dataset.batch_size, cfg.trainer.max_epochs) == (0.001, 0.9, 64, 10)
     data = make(cfg.dataset, "dataset")
-    assert data.normalize(torch.tensor([[[0, 255]]], dtype=torch.uint8)).flatten().tolist() == [-1.0, 1.0]
+    one_pixel_pair = torch.tensor([[[[0, 255]]]], dtype=torch.uint8)  # N x C x H x W
+    assert data.normalize(one_pixel_pair).flatten().tolist() == [-1.0, 1.0]
     assert cfg.published.acc == 0.98 and "MNIST" in cfg.published.dataset
 
 

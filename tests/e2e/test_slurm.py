@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import FASHION_DIR, NO_WANDB_ACCOUNT, QUICK, ROOT, cli_env, run_cli
+from helpers import FASHION_DIR, NO_WANDB_ACCOUNT, QUICK, ROOT, cli_env, run_cli, start_train
 
 from convlab.report.compare import sweep_job_dirs
 from convlab.runfiles.history import read_history
@@ -93,28 +93,39 @@ def test_a_sweep_runs_as_a_slurm_array_one_job_per_configuration(tmp_path: Path,
     assert (sweep / "comparison.csv").read_text().count("\n") == 3  # header + both jobs
 
 
-def test_skip_done_reruns_only_the_job_that_was_cancelled(tmp_path: Path, partition: str) -> None:
-    args = ["-m", "seed=0,1,2", "hydra/launcher=slurm", f"hydra.launcher.partition={partition}", *SMALL_JOBS, *QUICK]
-    # One task at a time; the first is cancelled while it trains. (A pending array task that is cancelled gets no
-    # accounting record in SLURM 22.05, so submitit would wait on it for ever: see docs/slurm.md.)
-    first = subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), *args, "hydra.launcher.array_parallelism=1"],
-        cwd=tmp_path,
-        env=cli_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    array = _wait_for_array(tmp_path, first)
-    subprocess.run(["scancel", f"{array}_0"], check=True, timeout=30)
-    output, _ = first.communicate(timeout=600)
-    assert first.returncode != 0, output[-2000:]  # the sweep knows a job never ran
-    _wait_until_done(array)  # the command stopped waiting at the failure; the array's other tasks go on
+# Jobs long enough to be cancelled mid-training: 6 epochs of 10 digits batches (about a second each on one CPU).
+CANCELLABLE = ["trainer.max_epochs=6", "++trainer.limit_train_batches=10", *(o for o in QUICK if "epochs" not in o)]
+CANCELLABLE = [o for o in CANCELLABLE if "limit_train_batches=2" not in o]
+
+
+def test_skip_done_reruns_only_the_jobs_that_were_cancelled(tmp_path: Path, partition: str) -> None:
+    args = ["-m", "seed=0,1,2", "hydra/launcher=slurm", f"hydra.launcher.partition={partition}", *SMALL_JOBS]
+    args += CANCELLABLE
+    # One task at a time. Task 0 is cancelled while it trains (its history shows an epoch done, most still to
+    # go), task 1 as soon as it runs (in Python's, submitit's or Hydra's start-up, or convlab's): neither ends
+    # ok. (A pending array task that is cancelled gets no accounting record in SLURM 22.05, so submitit would
+    # wait on it for ever: see docs/slurm.md.)
+    first = start_train(tmp_path, *args, "hydra.launcher.array_parallelism=1", merge_output=True)
+    array = _wait_for_task(tmp_path, first, 0)
     (sweep,) = (tmp_path / "outputs" / "sweeps").iterdir()
-    assert _sacct_states(array)[f"{array}_0"].startswith("CANCELLED")
-    ok = [job for job in sweep_job_dirs(sweep) if (job / "results.json").exists()]
-    done = {job.name: job for job in ok if read_results(job)["status"] == "ok"}
-    assert sorted(read_results(job)["seed"] for job in done.values()) == [1, 2]
+    epochs_done = _wait_for_training(sweep, "0_", first)
+    subprocess.run(["scancel", f"{array}_0"], check=True, timeout=30)
+    assert epochs_done < 4, f"task 0 had trained {epochs_done} of 6 epochs when it was cancelled"
+    _wait_for_task(tmp_path, first, 1)
+    subprocess.run(["scancel", f"{array}_1"], check=True, timeout=30)  # during start-up
+    output, _ = first.communicate(timeout=600)
+    assert first.returncode != 0, output[-2000:]  # the sweep knows two jobs did not finish
+    _wait_until_done(array)  # the command may stop waiting at the failure; the array's other tasks go on
+    states = _sacct_states(array)
+    assert states[f"{array}_0"].startswith("CANCELLED") and states[f"{array}_1"].startswith("CANCELLED")
+    jobs = {job.name.split("_", 1)[0]: job for job in sweep_job_dirs(sweep)}
+    cancelled = read_results(jobs["0"])  # SIGTERM while training: stopped at the batch's end, recorded
+    assert cancelled["status"] == "interrupted" and cancelled["error"].startswith("SIGTERM at step"), cancelled
+    if "1" in jobs and (jobs["1"] / "results.json").exists():  # a cancelled job never ends ok: it recorded
+        early = read_results(jobs["1"])  # itself interrupted, or, killed before convlab ran, the sweep recorded it
+        assert (early["status"], early.get("recorded_by")) in (("interrupted", None), ("failed", "sweep")), early
+    done = {name: job for name, job in jobs.items() if name == "2" and read_results(job)["status"] == "ok"}
+    assert sorted(read_results(job)["seed"] for job in done.values()) == [2]
     written = {name: (job / "results.json").stat().st_mtime_ns for name, job in done.items()}
 
     again = run_cli("train.py", *args, "skip_done=true", f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=600)
@@ -122,22 +133,36 @@ def test_skip_done_reruns_only_the_job_that_was_cancelled(tmp_path: Path, partit
     records = [read_results(job) for job in sweep_job_dirs(sweep)]
     assert sorted(r["seed"] for r in records) == [0, 1, 2] and {r["status"] for r in records} == {"ok"}
     assert {name: (job / "results.json").stat().st_mtime_ns for name, job in done.items()} == written  # not rerun
-    for name, job in done.items():  # each finished job's log says the second submission skipped it
+    for name, job in done.items():  # the finished job's log says the second submission skipped it
         assert "skipped" in (job / "train.log").read_text(), name
 
 
-def _wait_for_array(cwd: Path, proc: subprocess.Popen, limit_s: float = 120) -> str:
-    """The array id of the sweep ``proc`` submits, once its first task is running."""
+def _wait_for_task(cwd: Path, proc: subprocess.Popen, task: int, limit_s: float = 120, state: str = "RUNNING") -> str:
+    """The array id of the sweep ``proc`` submits, once squeue shows its task ``task`` in ``state``."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[0][-2000:]
         sweeps = list((cwd / "outputs" / "sweeps").glob("*/.submitit"))
         ids = _array_ids(sweeps[0].parent) if sweeps else []
-        if ids and "RUNNING" in _out("squeue", "-h", "-j", f"{ids[0]}_0", "-o", "%T"):
+        if ids and state in _out("squeue", "-h", "-j", f"{ids[0]}_{task}", "-o", "%T"):
             return ids[0]
-        time.sleep(0.5)
+        time.sleep(0.2)
     proc.kill()
-    raise AssertionError("no task of the sweep was running within 2 minutes")
+    raise AssertionError(f"task {task} of the sweep was not {state.lower()} within {limit_s} s")
+
+
+def _wait_for_training(sweep: Path, prefix: str, proc: subprocess.Popen, limit_s: float = 180) -> int:
+    """Once the job whose directory starts with ``prefix`` has a first epoch in its history.csv: the epochs done."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[0][-2000:]
+        for history in sweep.glob(f"{prefix}*/history.csv"):
+            rows = history.read_text().strip().splitlines()[1:]  # the header, then one row per epoch
+            if rows:
+                return len(rows)
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"no epoch of job {prefix}* within {limit_s} s")
 
 
 def _wait_until_done(array: str, limit_s: float = 300) -> None:
@@ -160,9 +185,9 @@ PREEMPTED = [
 ]
 
 
-def test_a_job_requeued_mid_epoch_continues_in_place_to_the_uninterrupted_result(
-    tmp_path: Path, partition: str
-) -> None:
+def _requeued_job(tmp_path: Path, partition: str, stop: list[str], *extra: str) -> tuple[Path, dict, dict]:
+    """One PREEMPTED job through SLURM, stopped in its second epoch by ``stop`` (a command, given the job id),
+    and the same run without SLURM: (the job's directory, its record, the uninterrupted record)."""
     if not FASHION_DIR.is_dir():
         pytest.skip(f"{FASHION_DIR} missing: apt-get install dataset-fashion-mnist")
     command = [sys.executable, str(ROOT / "train.py")]
@@ -176,32 +201,27 @@ def test_a_job_requeued_mid_epoch_continues_in_place_to_the_uninterrupted_result
         text=True,
     )
     sweep = tmp_path / "sweep"
+    launcher = ["hydra/launcher=slurm", f"hydra.launcher.partition={partition}", *SMALL_JOBS]
     job = subprocess.Popen(
-        [
-            *command,
-            "-m",
-            *PREEMPTED,
-            "hydra/launcher=slurm",
-            f"hydra.launcher.partition={partition}",
-            *SMALL_JOBS,
-            f"hydra.sweep.dir={sweep}",
-        ],
+        [*command, "-m", *PREEMPTED, *launcher, f"hydra.sweep.dir={sweep}", *extra],
         cwd=tmp_path,
-        env=cli_env(tmp_path),
+        env={**cli_env(tmp_path), "WANDB_MODE": "offline", "NETRC": "/nonexistent/netrc"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     job_dir = _wait_for_first_epoch(sweep, job)
     (job_id,) = _array_ids(sweep)  # submitit submits a one-job sweep as a plain job, not an array
-    subprocess.run(["scontrol", "requeue", job_id], check=True, timeout=30)  # what a preemption does
+    subprocess.run([*stop, job_id], check=True, timeout=30)
     output, _ = job.communicate(timeout=600)
     assert job.returncode == 0, output[-3000:]
     _, errors = reference.communicate(timeout=600)
     assert reference.returncode == 0, errors[-3000:]
-
     assert [p.name for p in sweep_job_dirs(sweep)] == [job_dir.name]  # one job, one directory: continued in place
-    record, uninterrupted = read_results(job_dir), read_results(tmp_path / "reference")
+    return job_dir, read_results(job_dir), read_results(tmp_path / "reference")
+
+
+def _ends_as_the_uninterrupted_run(job_dir: Path, record: dict, uninterrupted: dict, reference: Path) -> None:
     assert record["status"] == "ok" and record["requeue_count"] == 1
     (requeue,) = record["requeues"]
     assert requeue["restart"] == 1 and 150 < requeue["at_step"] < 300 and requeue["at_step"] % 150  # mid-epoch 2
@@ -209,10 +229,32 @@ def test_a_job_requeued_mid_epoch_continues_in_place_to_the_uninterrupted_result
     assert record["steps"] == uninterrupted["steps"] == 450
     assert record["test"]["acc"] == uninterrupted["test"]["acc"]
     assert record["test"]["loss"] == uninterrupted["test"]["loss"]  # bit for bit: the same batches, in order
+    assert record["test"]["confusion_matrix"] == uninterrupted["test"]["confusion_matrix"]
     epochs = [{k: v for k, v in row.items() if k != "seconds"} for row in read_history(job_dir)]
     assert [row["step"] for row in epochs] == [150, 300, 450]  # one history, the epochs before the requeue kept
-    assert epochs == [{k: v for k, v in r.items() if k != "seconds"} for r in read_history(tmp_path / "reference")]
+    assert epochs == [{k: v for k, v in r.items() if k != "seconds"} for r in read_history(reference)]
     assert f"resuming epoch 1 at batch {requeue['at_step'] - 150}" in (job_dir / "train.log").read_text()
+    assert not list(job_dir.glob("hpc_ckpt_*"))  # Lightning's own copy, which its test would have restored
+
+
+def test_a_job_requeued_mid_epoch_continues_in_place_to_the_uninterrupted_result(
+    tmp_path: Path, partition: str
+) -> None:
+    # What a preemption does: SIGTERM to the job, then SLURM starts it again.
+    job_dir, record, uninterrupted = _requeued_job(tmp_path, partition, ["scontrol", "requeue"])
+    _ends_as_the_uninterrupted_run(job_dir, record, uninterrupted, tmp_path / "reference")
+
+
+def test_a_job_at_its_time_limit_requeues_itself_and_ends_as_the_uninterrupted_run(
+    tmp_path: Path, partition: str
+) -> None:
+    # The time limit's signal, as SLURM sends it to the job's steps signal_delay_s before the limit (--signal=USR2).
+    job_dir, record, uninterrupted = _requeued_job(tmp_path, partition, ["scancel", "--signal=USR2"], "logger=wandb")
+    _ends_as_the_uninterrupted_run(job_dir, record, uninterrupted, tmp_path / "reference")
+    assert "time limit signal" in (job_dir / "train.log").read_text()
+    (run_id,) = {p.name.rsplit("-", 1)[1] for p in (job_dir / "wandb").glob("offline-run-*")}  # one W&B run...
+    assert len(list((job_dir / "wandb").glob("offline-run-*"))) == 2  # ...that both attempts wrote to
+    assert (job_dir / "wandb_run_id").read_text().strip() == run_id
 
 
 def _wait_for_first_epoch(sweep: Path, proc: subprocess.Popen, limit_s: float = 300) -> Path:

@@ -199,6 +199,18 @@ def test_bad_resume_command_lines_are_refused_before_anything_runs(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_what_one_command_kept_does_not_reach_the_next(tmp_path: Path) -> None:
+    """main() run again in one process (as these tests run it): an earlier command line's dead grid job and stopped
+    sweeper are not the next one's, which trains, names no unfinished job and exits 0."""
+    from convlab.sweeps import fates
+
+    fates.note_unfinished(tmp_path / "an_earlier_sweep" / "0", "failed", "the job died (SIGKILL)")
+    fates.stop_sweep("3 trials failed in a row")
+    code, out = train_py(*QUICK, cwd=tmp_path)
+    assert code == 0 and "not finished" not in out, out[-2000:]
+    assert not fates.unfinished() and not fates.stopped()
+
+
 def test_a_job_that_raises_leaves_the_other_results_and_the_report_intact(raising_job_with_wandb) -> None:
     _, sweep = raising_job_with_wandb
     good, bad = sweep_job_dirs(sweep)

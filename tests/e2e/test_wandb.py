@@ -214,7 +214,7 @@ def test_wandb_offline_runs_one_per_job_with_config_and_summary(raising_job_with
             assert [r[1] for r in mistakes["data"]] == found.mistake_index[:32].tolist() and mistakes["data"]
             assert all(r[2] != r[3] for r in mistakes["data"])
             with Image.open(files[mistakes["data"][0][0]["path"]]) as first:
-                assert np.array_equal(np.asarray(first), found.mistake_images[0])
+                assert np.array_equal(np.asarray(first), found.mistake_images[0][0])  # 1 x H x W, drawn as H x W
         else:
             assert view["exit_code"] == 1 and summary["error"] == record["error"] and "test/acc" not in summary
     assert len(seen_ids) == 2  # two separate runs, never merged

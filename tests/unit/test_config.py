@@ -95,3 +95,11 @@ def test_the_keys_that_do_not_identify_a_job_are_one_list() -> None:
     """Hydra names a job's directory without them (exclude_keys), so a resumed sweep finds its jobs again."""
     hydra_defaults = OmegaConf.load(ROOT / "conf" / "hydra" / "default.yaml")
     assert list(hydra_defaults.job.config.override_dirname.exclude_keys) == list(NOT_IDENTITY_KEYS)
+
+
+def test_a_replaced_model_names_the_run_directory_by_its_target_not_the_option_it_replaced():
+    from convlab.config.resolvers import group_name
+
+    overrides = ["model._target_=torchvision.models.resnet18", "optim=sgd"]
+    assert group_name("model", "lenet", "torchvision.models.resnet18", overrides) == "resnet18"
+    assert group_name("model", "lenet", "convlab.models.LeNet", ["model.hidden=64"]) == "lenet"

@@ -22,7 +22,7 @@ def csv_file(tmp_path: Path) -> Path:
 
 def test_reads_labels_and_images(csv_file: Path) -> None:
     split = read_digit_csv(csv_file)
-    assert split.images.shape == (40, 28, 28) and split.images.dtype == torch.uint8
+    assert split.images.shape == (40, 1, 28, 28) and split.images.dtype == torch.uint8
     assert split.labels.tolist()[:12] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
     first_row = csv_file.read_text().splitlines()[1].split(",")
     assert split.images[0].reshape(-1).tolist() == [int(v) for v in first_row[1:]]

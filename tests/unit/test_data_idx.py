@@ -65,7 +65,7 @@ def test_mnist_module_reads_files_from_the_data_dir(tmp_path: Path, gz: bool) ->
     assert (len(dm.train), len(dm.val), len(dm.test)) == (80, 20, 30)
     assert dm.class_names == [str(d) for d in range(10)]
     # The official test split is exactly the t10k files: never mixed into training.
-    assert torch.equal(dm.test.images, torch.from_numpy(arrays["t10k-images-idx3-ubyte"]))
+    assert torch.equal(dm.test.images, torch.from_numpy(arrays["t10k-images-idx3-ubyte"]).unsqueeze(1))  # N x 1 x H x W
     assert not (tmp_path / "MNIST").exists()  # read where they lie: nothing copied or decompressed
 
 

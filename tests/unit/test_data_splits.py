@@ -18,7 +18,7 @@ def test_digits_split_is_fixed_and_disjoint() -> None:
     b.setup()
     assert (len(a.train), len(a.val), len(a.test)) == (1293, 144, 360)
     assert torch.equal(a.test.images, b.test.images) and torch.equal(a.val.labels, b.val.labels)
-    assert a.train.images.shape[1:] == (28, 28) and a.train.images.dtype == torch.uint8
+    assert a.train.images.shape[1:] == (1, 28, 28) and a.train.images.dtype == torch.uint8
     test_rows = _rows(a.test.images)
     assert not test_rows & _rows(a.train.images) and not test_rows & _rows(a.val.images)
 
@@ -76,8 +76,8 @@ def test_batches_are_normalised_after_transfer() -> None:
     dm = DigitsDataModule(mean=0.5, std=0.5)
     dm.setup()
     images, labels = next(iter(dm.train_dataloader()))
-    assert images.dtype == torch.uint8 and images.shape == (64, 28, 28)
+    assert images.dtype == torch.uint8 and images.shape == (64, 1, 28, 28)
     x, y = dm.on_after_batch_transfer((images, labels), 0)
     assert x.shape == (64, 1, 28, 28) and x.dtype == torch.float32
-    assert torch.allclose(x, (images.unsqueeze(1).float() / 255 - 0.5) / 0.5, atol=1e-6)
+    assert torch.allclose(x, (images.float() / 255 - 0.5) / 0.5, atol=1e-6)
     assert x.min() >= -1 and x.max() <= 1 and torch.equal(y, labels)

@@ -94,7 +94,7 @@ def test_mnist_module_with_one_corrupted_file(data: st.DataObject, name: str) ->
             return
     # accepted: a consistent dataset (counts match, labels are classes, images are 28 x 28)
     for split in (module.train, module.val, module.test):
-        assert len(split.images) == len(split.labels) and split.images.shape[1:] == (28, 28)
+        assert len(split.images) == len(split.labels) and split.images.shape[1:] == (1, 28, 28)
         assert all(0 <= y <= 9 for y in split.labels.tolist())
 
 
@@ -119,7 +119,7 @@ def check_csv_outcome(data: bytes) -> None:
             assert str(path) in str(e) and "\n" not in str(e)
             return
     rows = [line for line in data.decode().splitlines()[1:] if line.strip()]
-    assert split.images.dtype == torch.uint8 and split.images.shape == (len(rows), 28, 28)
+    assert split.images.dtype == torch.uint8 and split.images.shape == (len(rows), 1, 28, 28)
     assert split.labels.tolist() == [int(row.split(",")[0]) for row in rows]
     assert all(0 <= y <= 9 for y in split.labels.tolist())
 

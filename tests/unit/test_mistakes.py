@@ -25,7 +25,7 @@ def test_gallery_is_drawn_from_the_file(tmp_path: Path) -> None:
     images = np.arange(6 * 28 * 28, dtype=np.int64).reshape(6, 28, 28).astype(np.uint8)
     write_predictions(tmp_path, LABEL, PRED, PROB, images, "sha256:test")
     found = read_predictions(tmp_path)
-    assert np.array_equal(found.mistake_images[0], images[3])
+    assert np.array_equal(found.mistake_images[0], images[3][None])  # N x H x W given: one channel
     names = ["zero", "one", "two"]
     assert mistake_captions(found, names, limit=32) == [
         "true one → pred zero (p=0.90)",

@@ -166,6 +166,9 @@ def test_a_pruned_trial_records_its_epochs_and_last_validation_accuracy(tmp_path
     class Trainer:
         sanity_checking, is_global_zero, should_stop, current_epoch = False, True, False, 0
 
+        class strategy:  # one process: rank 0's decision is the decision (Lightning's single-device broadcast)
+            broadcast = staticmethod(lambda obj, src=0: obj)
+
     pruning, trainer, module = OptunaPruning(Trial()), Trainer(), type("M", (), {"val_results": {"acc": 0.2}})()
     for epoch, acc in enumerate([0.2, 0.25]):
         trainer.current_epoch, module.val_results = epoch, {"acc": acc, "loss": 2.0}
@@ -184,6 +187,24 @@ def test_a_pruned_trial_records_its_epochs_and_last_validation_accuracy(tmp_path
 def _optuna_config(*overrides: str):
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return compose("config", overrides=["hparams_search=optuna", *overrides], return_hydra_config=True)
+
+
+def test_the_threshold_pruner_judges_each_trial_on_its_own_accuracy_at_the_epochs_it_names(tmp_path: Path) -> None:
+    """pruner=threshold: below ``lower`` at a judged epoch is pruned, whatever other trials did; with
+    n_warmup_steps=1 and interval_steps = epochs (the chaos run's setting) only the second epoch is judged."""
+    from convlab.sweeps.study import pruner_of
+
+    pruner = pruner_of(_optuna_config("pruner=threshold", "pruner.n_warmup_steps=1", "pruner.interval_steps=6"))
+    assert isinstance(pruner, optuna.pruners.ThresholdPruner)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+
+    def decisions(accuracies: list[float]) -> list[bool]:
+        trial = study.ask()
+        return [trial.report(acc, step) or trial.should_prune() for step, acc in enumerate(accuracies)]
+
+    assert decisions([0.1, 0.15, 0.1, 0.1]) == [False, True, False, False]  # below 0.2 at epoch 2: pruned there
+    assert decisions([0.1, 0.9, 0.1, 0.1]) == [False, False, False, False]  # past epoch 2: never judged again
+    assert decisions([0.95, 0.97, 0.98]) == [False, False, False]
 
 
 def test_the_precheck_refuses_a_study_that_minimises(tmp_path: Path) -> None:

@@ -97,21 +97,26 @@ def test_the_restarted_job_continues_from_the_newest_requeue_checkpoint(
     assert requeued_resume(tmp_path) is None  # a finished run is not continued
 
 
-def test_in_a_slurm_job_lightning_takes_submitits_time_limit_signal(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_a_slurm_job_convlab_takes_submitits_time_limit_signal(monkeypatch: pytest.MonkeyPatch) -> None:
     import signal
 
+    import convlab.checkpoints.job_signals as job_signals_module
     from convlab.checkpoints.requeue_callbacks import requeue_environment
 
-    for name in ("SLURM_NTASKS", "SLURM_JOB_NAME", "SUBMITIT_PREEMPT_SIGNAL"):
+    for name in ("SLURM_NTASKS", "SLURM_JOB_NAME", "SUBMITIT_PREEMPT_SIGNAL", "SLURM_JOB_ID"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(job_signals_module, "_signals", None)
     assert requeue_environment() is None  # not a SLURM job
+    monkeypatch.setattr(job_signals_module, "_signals", None)
     monkeypatch.setenv("SLURM_NTASKS", "1")
     monkeypatch.setenv("SLURM_JOB_NAME", "train")
     previous = signal.signal(signal.SIGUSR2, lambda *_: None)  # as submitit's job wrapper leaves it
+    term = signal.getsignal(signal.SIGTERM)
     try:
         environment = requeue_environment()
-        assert environment is not None and environment.auto_requeue
+        assert environment is not None and not environment.auto_requeue  # Lightning's requeue handler stays off
         assert environment.requeue_signal == signal.SIGUSR2
-        assert signal.getsignal(signal.SIGUSR2) == signal.SIG_DFL  # free for Lightning's handler
+        assert signal.getsignal(signal.SIGUSR2) == job_signals_module.job_signals().note  # convlab's, not submitit's
     finally:
         signal.signal(signal.SIGUSR2, previous)
+        signal.signal(signal.SIGTERM, term)

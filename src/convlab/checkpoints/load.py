@@ -10,6 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from convlab.config.overrides import named_by_target
 from convlab.errors import CheckpointError
 
 # What torch's weights-only unpickler says when a file asks for a class or function it will not build.
@@ -80,4 +81,7 @@ def training_config(ckpt_path: Path, checkpoint: dict[str, Any]) -> tuple[DictCo
         choices, overrides = stored.get("choices", {}), stored.get("overrides", [])
     else:
         raise CheckpointError(f"{ckpt_path}: no {hydra_dir / 'config.yaml'} and no config inside the checkpoint")
-    return cfg, {k: str(v) for k, v in choices.items() if v is not None}, overrides
+    if isinstance(stored.get("model_node"), dict):  # the model as built (convlab.config.model_node): rebuilt as is
+        cfg.model = OmegaConf.create(stored["model_node"])
+    names = named_by_target({k: str(v) for k, v in choices.items() if v is not None}, cfg, overrides)
+    return cfg, names, overrides

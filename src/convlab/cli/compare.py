@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime
 from pathlib import Path
 
 from convlab.cli.exit import fail
 from convlab.config.resolvers import claim_unique_dir
+from convlab.config.runtime import invocation, remember_invocation
 from convlab.errors import ConvlabError
 from convlab.report.compare import build_comparison, collect_jobs
 from convlab.report.comparison_report import REPORT_HTML, write_comparison_report
@@ -22,8 +24,11 @@ def default_out_dir(sources: list[Path]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``argv``: the arguments after the command (default: this process's)."""
+    argv = sys.argv[1:] if argv is None else argv
+    remember_invocation("compare", argv)  # --help and errors name the command as the user typed it
     parser = argparse.ArgumentParser(
-        prog="compare.py",
+        prog=invocation("compare"),
         description="Compare runs from their results.json, history.csv and predictions.npz: comparison.csv/.md, "
         "figures (learning curves, cost, hyperparameters, confusion matrices, mistakes) and a self-contained "
         "report.html. An unreadable history.csv or predictions.npz is a warning; the report is still written.",

@@ -20,8 +20,11 @@ def fail(message: str) -> NoReturn:
 def one_line(message: str) -> str:
     """Fold a multi-line library message into one line: option lists become comma-separated."""
     text = without_search_path(str(message)).replace("\r", "")
-    text = re.sub(r"\n\s*\n", ". ", text.strip())
+    # A paragraph break becomes ". " (the sentence's own full stop reused); "..." in a message stays as written.
+    text = re.sub(r"\.?\n\s*\n", ". ", text.strip())
     text = re.sub(r":\s*\n\t", ": ", text)
     text = re.sub(r"\n\t", ", ", text)
+    # A line break becomes "; ", replacing a lone full stop before it (not the last dot of an ellipsis).
+    text = re.sub(r"(?<!\.)\.(?=[ \t]*\n)", "", text)
     text = re.sub(r"\s*\n\s*", "; ", text)
-    return re.sub(r"\s+", " ", text).replace(".;", ";").replace("..", ".")
+    return re.sub(r"\s+", " ", text)

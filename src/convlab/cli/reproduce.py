@@ -1,5 +1,5 @@
-"""``python scripts/reproduce.py [--seeds N] [overrides]``: run the published presets as Hydra multiruns of
-train.py, then write their reproduction report (convlab.report.reproduction)."""
+"""``python scripts/reproduce.py [--seeds N] [overrides]`` (or ``convlab reproduce ...``): run the published presets as
+Hydra multiruns of ``python -m convlab train``, then write their reproduction report (convlab.report.reproduction)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from convlab.cli.precheck import precheck
 from convlab.config.checks import check_config
 from convlab.config.overrides import override_key
 from convlab.config.resolvers import unique_dir
+from convlab.config.runtime import invocation, remember_invocation
 from convlab.errors import ConvlabError
 from convlab.fileio import atomic_write_text
-from convlab.report.reproduction import PRESETS, ROOT, collect_rows, markdown_table, ok_runs, reproduction_markdown
+from convlab.report.reproduction import PRESETS, collect_rows, markdown_table, ok_runs, reproduction_markdown
 from convlab.runfiles.results import RESULTS_NAME
 
 RUN_INFO = "reproduce.json"  # the command line and wall time, for --from
@@ -27,8 +28,8 @@ RUN_INFO = "reproduce.json"  # the command line and wall time, for --from
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="reproduce.py",
-        description="Run the published presets and compare: python scripts/reproduce.py [--seeds N] [overrides]",
+        prog=invocation("reproduce"),
+        description="Run the published presets and compare: reproduce [--seeds N] [overrides]",
     )
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every preset, e.g. dataset=digits")
     parser.add_argument("--presets", default=",".join(PRESETS), help=f"comma-separated (default {','.join(PRESETS)})")
@@ -56,23 +57,28 @@ def write_report(sweep_dir: Path, presets: tuple[str, ...], command: str, info: 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``argv``: the arguments after the command (default: this process's)."""
+    argv = sys.argv[1:] if argv is None else argv
+    started_as = remember_invocation("reproduce", argv)
     args = parse_args(argv)
     if args.from_dir:
         return _rewrite(Path(args.from_dir), args.presets)
     launches = _launches(args)
     base = args.out or str(Path("outputs") / "reproduce" / time.strftime("%Y-%m-%d_%H-%M-%S"))
     sweep_dir = Path(unique_dir(base))  # created atomically: never an earlier reproduction's directory
-    shown = " ".join(["python scripts/reproduce.py", *_shown_args(args)])
+    shown = " ".join([started_as, *_shown_args(args)])
     info = {"command": shown, "presets": list(args.presets), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    info["wall_per_run"] = {p: [] for p in args.presets}  # seconds of each train.py process, start to exit
+    info["wall_per_run"] = {p: [] for p in args.presets}  # seconds of each training process, start to exit
     start = time.perf_counter()
     for preset, launch in launches:
         atomic_write_text(sweep_dir / RUN_INFO, json.dumps(info, indent=2))
         began = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(ROOT / "train.py"), *launch, f"hydra.sweep.dir={sweep_dir}"])
+        # The installed package's own command: no clone (and no train.py) needed.
+        train = [sys.executable, "-m", "convlab", "train"]
+        proc = subprocess.run([*train, *launch, f"hydra.sweep.dir={sweep_dir}"])
         info["wall_per_run"][preset].append(time.perf_counter() - began)
         if proc.returncode != 0 and not any(sweep_dir.glob(f"*/{RESULTS_NAME}")):
-            shutil.rmtree(sweep_dir)  # train.py has printed its one-line reason; nothing ran
+            shutil.rmtree(sweep_dir)  # the training command has printed its one-line reason; nothing ran
             return proc.returncode
     info["wall"] = time.perf_counter() - start
     atomic_write_text(sweep_dir / RUN_INFO, json.dumps(info, indent=2))
@@ -92,12 +98,12 @@ def _rewrite(sweep_dir: Path, presets: tuple[str, ...]) -> int:
     info_file = sweep_dir / RUN_INFO
     info = json.loads(info_file.read_text()) if info_file.is_file() else {}
     presets = tuple(info.get("presets", presets))
-    rows = write_report(sweep_dir, presets, info.get("command", "python scripts/reproduce.py"), info)
+    rows = write_report(sweep_dir, presets, info.get("command", "reproduce"), info)
     return 0 if all(ok_runs(r) for r in rows) else 1
 
 
 def _launches(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
-    """(preset, train.py arguments) per multirun, every job composed and checked before anything runs."""
+    """(preset, training arguments) per multirun, every job composed and checked before anything runs."""
     overrides = list(args.overrides)
     try:
         keys = [override_key(o) for o in overrides]

@@ -1,4 +1,5 @@
-"""``python train.py [overrides]``: pre-check every job of the command line, then one run per job.
+"""``python train.py [overrides]`` (or ``convlab train``, ``python -m convlab train``): pre-check every job of the
+command line, then one run per job.
 
 Joblib and submitit workers import this module to unpickle the job (``_hydra_main``); importing it
 registers the resolvers their run directories need (convlab.config.resolvers) and nothing else.
@@ -9,22 +10,25 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import hydra
 from hydra._internal.utils import get_args_parser
 from omegaconf import DictConfig
 
+from convlab.cli.hydra_app import run_hydra
 from convlab.cli.job import run_job
 from convlab.cli.precheck import job_overrides, precheck_or_exit
 from convlab.cli.summary import Terminal
-from convlab.config import CONFIG_DIR
 from convlab.config.checks import check_config
 from convlab.config.overrides import NOT_IDENTITY_KEYS, override_key
+from convlab.config.runtime import remember_invocation, start_command
 from convlab.errors import RunInterrupted
 from convlab.run.train import train
 from convlab.runfiles.results import RunRecord
+from convlab.sweeps.fates import stopped, unfinished
 from convlab.sweeps.skip_done import check_resume, resume_sweep_command
 from convlab.sweeps.study import check_study
+from convlab.sweeps.submitit_jobs import quiet_schema_warning
 
+EXIT_JOBS_UNFINISHED = 1  # a sweep whose jobs did not all write their own results.json
 EXIT_INTERRUPTED = 130  # the shell's code for a command stopped by SIGINT (128 + 2)
 
 
@@ -35,7 +39,6 @@ def check_train_job(cfg: DictConfig) -> None:
     check_study(cfg)  # an Optuna sweep: its storage opens and its study maximises
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def _hydra_main(cfg: DictConfig) -> float:
     record: RunRecord | None = run_job(lambda job: train(job, Terminal()), cfg)
     # Validation accuracy, never test; 0 (the worst) for a job that diverged or failed, so a sweeper that reads
@@ -44,13 +47,22 @@ def _hydra_main(cfg: DictConfig) -> float:
     return 0.0 if val_acc is None else float(val_acc)
 
 
-def main() -> None:
-    precheck_or_exit("config", check_train_job)
+def main(argv: list[str] | None = None) -> None:
+    """``argv``: the arguments after the command (default: this process's, for ``python train.py``)."""
+    start_command()
+    quiet_schema_warning()
+    argv = sys.argv[1:] if argv is None else argv
+    remember_invocation("train", argv)
+    argv = precheck_or_exit("config", check_train_job, argv)
     try:
-        _hydra_main()
+        run_hydra(_hydra_main, "config", argv)
     except RunInterrupted as e:
-        say_what_was_interrupted(e, sys.argv[1:])
+        say_what_was_interrupted(e, argv)
         sys.exit(EXIT_INTERRUPTED)
+    for job in unfinished():  # jobs of a grid sweep that died (the report and the resume command are printed)
+        print(f"not finished       {job.job_dir.name}: {job.reason}", flush=True)
+    if unfinished() or stopped():
+        sys.exit(EXIT_JOBS_UNFINISHED)
 
 
 def say_what_was_interrupted(e: RunInterrupted, argv: list[str]) -> None:

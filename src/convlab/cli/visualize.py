@@ -9,16 +9,19 @@ with random layers and needs no run.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from convlab.cli.exit import fail
+from convlab.config.runtime import invocation, remember_invocation
 from convlab.errors import ConfigError, ConvlabError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="visualize.py", description="Every layer's output, first-layer filters and MLP weights, as images."
+        prog=invocation("visualize"),
+        description="Every layer's output, first-layer filters and MLP weights, as images.",
     )
     parser.add_argument("run", nargs="?", help="a run directory (uses checkpoints/last.ckpt) or a .ckpt file")
     source = parser.add_mutually_exclusive_group()
@@ -45,6 +48,7 @@ def visualize_run(run: str, index: int | None, image: str | None, out: str | Non
     from convlab.viz.feature_maps import log_pictures, model_pictures, save_pictures
     from convlab.viz.trained_run import (
         build_data,
+        input_channels,
         input_from_data,
         input_from_photo,
         load_trained_run,
@@ -54,7 +58,7 @@ def visualize_run(run: str, index: int | None, image: str | None, out: str | Non
     trained = load_trained_run(run)
     datamodule = build_data(trained.cfg)
     if image is not None:
-        x, label = input_from_photo(image, datamodule, model_input_size(trained.cfg))
+        x, label = input_from_photo(image, datamodule, model_input_size(trained.cfg), input_channels(trained.model))
         folder = f"image_{Path(image).stem}"
     else:
         index = index or 0
@@ -89,7 +93,7 @@ def visualize_untrained(
         datamodule.setup("test")
         if not 0 <= index < len(datamodule.test):
             raise ConfigError(f"--index {index} is out of range: the test split has {len(datamodule.test)} images")
-        x = datamodule.test.images[index : index + 1].unsqueeze(1).float() / 255  # [0, 1], as photos are
+        x = datamodule.test.images[index : index + 1].float() / 255  # [0, 1], as photos are
         label = datamodule.class_names[int(datamodule.test.labels[index])]
         out_dir = Path(out) if out else trained.run_dir / "feature_maps" / f"untrained_test_{index}"
         title = f"untrained layers on test image {index} ({label})"
@@ -113,6 +117,9 @@ def _close(loggers: list[Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``argv``: the arguments after the command (default: this process's)."""
+    argv = sys.argv[1:] if argv is None else argv
+    remember_invocation("visualize", argv)  # --help and errors name the command as the user typed it
     args = parse_args(argv)
     try:
         if args.untrained:

@@ -2,5 +2,8 @@
 
 from pathlib import Path
 
-# The Hydra config tree (conf/ at the repository root), used by the entry points and compose_run.
-CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "conf")
+# The Hydra config tree, used by the entry points and compose_run. Installed from a wheel, conf/ ships inside the
+# package as convlab/conf (setup.py maps it there); in a clone, editable or on PYTHONPATH=src, it is the
+# repository's top-level conf/, read where it stands.
+_PACKAGED_CONF = Path(__file__).resolve().parents[1] / "conf"
+CONFIG_DIR = str(_PACKAGED_CONF if _PACKAGED_CONF.is_dir() else Path(__file__).resolve().parents[3] / "conf")

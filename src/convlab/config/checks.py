@@ -14,10 +14,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hydra.utils import get_class
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from convlab.config.overrides import group_choices
+from convlab.config.runtime import per_command
+from convlab.config.shapes import check_shapes
+from convlab.config.targets import locate, task_kind, task_kinds
 from convlab.errors import ConfigError
 
 LAST = "last"  # ckpt_path=last: the newest last.ckpt of a run with the same config
@@ -25,6 +27,12 @@ LAST = "last"  # ckpt_path=last: the newest last.ckpt of a run with the same con
 
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _each_number(v: Any, ok: Callable[[Any], bool]) -> bool:
+    """A number, or a non-empty list of numbers (one per image channel), each ``ok``."""
+    values = list(v) if isinstance(v, ListConfig | list | tuple) else [v]
+    return bool(values) and all(_number(x) and ok(x) for x in values)
 
 
 def _integer(v: Any) -> bool:
@@ -43,10 +51,11 @@ RULES: list[Rule] = [
     ("dataset.eval_batch_size", lambda v: _integer(v) and v > 0, "an integer > 0"),
     ("dataset.val_fraction", lambda v: _number(v) and 0 < v < 1, "a number in (0, 1)"),
     ("dataset.test_fraction", lambda v: _number(v) and 0 < v < 1, "a number in (0, 1)"),
-    ("dataset.std", lambda v: _number(v) and v > 0, "a number > 0"),
+    ("dataset.std", lambda v: _each_number(v, lambda x: x > 0), "a number > 0, or one per channel"),
     ("dataset.folds", lambda v: v is None or (_integer(v) and v >= 2), "null or an integer >= 2"),
     ("model.dropout", lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)"),
     ("model.num_classes", lambda v: _integer(v) and v >= 2, "an integer >= 2"),
+    ("loss.label_smoothing", lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1]"),
     # 0 epochs, steps or batches would train nothing and report an untrained model as a result: refused.
     ("trainer.max_epochs", lambda v: _integer(v) and v >= 1, "an integer >= 1 (0 trains nothing)"),
     (
@@ -103,32 +112,31 @@ def check_values(cfg: DictConfig) -> None:
             raise ConfigError(f"dataset.fold={fold!r} is out of range: must be an integer in [0, {folds - 1}]")
 
 
-def _target_class(cfg: DictConfig, group: str) -> type:
+def _target(cfg: DictConfig, group: str) -> Any:
+    """The class or callable ``group._target_`` names (a model may be any nn.Module class or factory)."""
     target = OmegaConf.select(cfg, f"{group}._target_")
     if not target:
         raise ConfigError(f"config group '{group}' is missing or has no _target_")
-    try:
-        return get_class(str(target))
-    except Exception:
-        raise ConfigError(f"{group}._target_={target}: no such class") from None
+    return locate(str(target), f"{group}._target_")
 
 
 def check_pairing(cfg: DictConfig) -> None:
-    """Dataset, model and loss must all suit the task (classification or image filter regression)."""
+    """Dataset, model and loss must all suit the task (classification or image filter regression). What a class
+    declares (``task_kind``, ``task_kinds``) is optional: classification when unsaid (convlab.config.targets)."""
     names = group_choices(cfg)
-    task_kind = _target_class(cfg, "task").task_kind
-    dataset_kind = _target_class(cfg, "dataset").task_kind
-    if dataset_kind != task_kind:
+    kind = task_kind(_target(cfg, "task"))
+    dataset_kind = task_kind(_target(cfg, "dataset"))
+    if dataset_kind != kind:
         raise ConfigError(
             f"dataset={names['dataset']} is a {dataset_kind} dataset but task={names.get('task')} trains "
-            f"{task_kind}; pick a {task_kind} dataset or use experiment=sobel for image filtering"
+            f"{kind}; pick a {kind} dataset or use experiment=sobel for image filtering"
         )
     for group in ("model", "loss"):
-        kinds = _target_class(cfg, group).task_kinds
-        if task_kind not in kinds:
+        kinds = task_kinds(_target(cfg, group))
+        if kind not in kinds:
             this, data = f"{group}={names[group]}", f"dataset={names['dataset']}"
             raise ConfigError(
-                f"{this} cannot be used with {data}: {this} is for {' or '.join(kinds)}, {data} is {task_kind}"
+                f"{this} cannot be used with {data}: {this} is for {' or '.join(kinds)}, {data} is {kind}"
                 + ("; use experiment=sobel" if "filter" in kinds else "")
             )
 
@@ -139,7 +147,7 @@ def check_factory_arguments(cfg: DictConfig) -> None:
         node = cfg.get(group)
         if not node or "_target_" not in node:
             continue
-        params = inspect.signature(_target_class(cfg, group)).parameters
+        params = inspect.signature(_target(cfg, group)).parameters
         if any(p.kind == p.VAR_KEYWORD for p in params.values()):
             continue
         # the first argument (parameters, or the optimizer of a scheduler) is supplied by the task
@@ -151,7 +159,7 @@ def check_factory_arguments(cfg: DictConfig) -> None:
 
 def check_dataset_options(cfg: DictConfig) -> None:
     """Checks a data module class offers as ``check_config(cfg)`` (dataset=image: its kernel and photo)."""
-    check = getattr(_target_class(cfg, "dataset"), "check_config", None)
+    check = getattr(_target(cfg, "dataset"), "check_config", None)
     if check is not None:
         check(cfg)
 
@@ -168,8 +176,8 @@ def check_ckpt_path(cfg: DictConfig) -> None:
         )
 
 
-# Fingerprints of the configs that passed check_config in this process.
-_passed: set[str] = set()
+# Fingerprints of the configs that passed check_config in this command line.
+_passed: set[str] = per_command(set())
 
 
 def _fingerprint(cfg: DictConfig) -> str:
@@ -180,8 +188,9 @@ def _fingerprint(cfg: DictConfig) -> str:
 
 
 def check_config(cfg: DictConfig) -> None:
-    """All checks that need no data: the checkpoint to resume from, value ranges, dataset/model/loss/task
-    compatibility, optimizer and scheduler arguments, dataset options. Once per config and process."""
+    """All checks that need no training: the checkpoint to resume from, value ranges, dataset/model/loss/task
+    compatibility, optimizer and scheduler arguments, dataset options, and the model against the data's shape
+    (convlab.config.shapes: the data module's cheap ``shape()``). Once per config and process."""
     fingerprint = _fingerprint(cfg)
     if fingerprint in _passed:
         return
@@ -190,14 +199,15 @@ def check_config(cfg: DictConfig) -> None:
     check_pairing(cfg)
     check_factory_arguments(cfg)
     check_dataset_options(cfg)
+    check_shapes(cfg)  # last: it builds the data module and the model
     _passed.add(fingerprint)
 
 
 # -- a sweep submitted to SLURM (hydra/launcher=slurm or submitit_slurm): checked once, before sbatch ------------
 def _submitit_launcher(cfg: DictConfig) -> str:
-    """``slurm``, ``local`` (submitit's two launchers) or ``""``."""
+    """``slurm``, ``local`` (submitit's two launchers, Hydra's or convlab's wrappers of them) or ``""``."""
     target = str(OmegaConf.select(cfg, "hydra.launcher._target_", default="") or "")
-    if "hydra_submitit_launcher" not in target:
+    if not any(plugin in target for plugin in ("hydra_submitit_launcher", "convlab_launcher")):
         return ""
     return "slurm" if target.endswith("SlurmLauncher") else "local"
 

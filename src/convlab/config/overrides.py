@@ -69,15 +69,44 @@ def command_line_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
+def overrides_of(cfg: DictConfig) -> list[str]:
+    """The command-line overrides ``cfg`` was composed with: its own Hydra node's (the pre-check's configs) or,
+    without one, the current run's."""
+    task = OmegaConf.select(cfg, "hydra.overrides.task", default=None) if "hydra" in cfg else None
+    return [str(o) for o in task] if task is not None else command_line_overrides()
+
+
+def replaced_targets(cfg: DictConfig, overrides: list[str] | None = None) -> set[str]:
+    """The groups whose ``_target_`` the command line (``overrides``, default ``cfg``'s) sets
+    (``model._target_=mymodels.Tiny``): the group's option no longer names what runs."""
+    groups = set()
+    for text in overrides_of(cfg) if overrides is None else overrides:
+        key = parse_override(text).key_or_group
+        group, _, leaf = key.partition(".")
+        if leaf == "_target_" and group in GROUPS and not parse_override(text).is_delete():
+            groups.add(group)
+    return groups
+
+
+def named_by_target(choices: dict[str, str], cfg: DictConfig, overrides: list[str] | None = None) -> dict[str, str]:
+    """``choices`` with each group whose ``_target_`` the command line replaced named by that target."""
+    out = dict(choices)
+    for g in replaced_targets(cfg, overrides):
+        out[g] = str(OmegaConf.select(cfg, f"{g}._target_"))
+    return out
+
+
 def group_choices(cfg: DictConfig) -> dict[str, str]:
-    """The option chosen in each config group (``model=lenet`` -> {"model": "lenet"})."""
+    """The option chosen in each config group (``model=lenet`` -> {"model": "lenet"}); a group whose
+    ``_target_`` the command line replaced is named by that target (``model._target_=mymodels.Tiny`` ->
+    {"model": "mymodels.Tiny"}), never by the option it replaced."""
     if "hydra" in cfg and OmegaConf.select(cfg, "hydra.runtime.choices") is not None:
         choices = cfg.hydra.runtime.choices
     elif HydraConfig.initialized():
         choices = HydraConfig.get().runtime.choices
     else:
         choices = {}
-    out = {g: str(choices[g]) for g in GROUPS if choices.get(g) is not None}
+    out = named_by_target({g: str(choices[g]) for g in GROUPS if choices.get(g) is not None}, cfg)
     for g in GROUPS:  # composed without Hydra's runtime info (tests): name by class
         if g not in out and OmegaConf.select(cfg, f"{g}._target_"):
             out[g] = str(cfg[g]._target_).rsplit(".", 1)[-1].lower()

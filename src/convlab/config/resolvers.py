@@ -16,15 +16,18 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from convlab.config.overrides import parse_override
+from convlab.config.runtime import per_command
 
-_claimed: dict[str, str] = {}
+# base -> the directory this command claimed for it; per command, so that a second run in the same second, in the
+# same process, claims ``base.1`` rather than reusing the first's.
+_claimed: dict[str, str] = per_command({})
 
 
 def unique_dir(base: str) -> str:
     """Claim a directory that no other run uses: ``base``, else ``base.1``, ``base.2``, ...
 
     ``mkdir`` without exist_ok is atomic, so two runs started in the same second never share a
-    directory. The answer is cached per process (Hydra resolves the run dir more than once). Worker
+    directory. The answer is cached per command line (Hydra resolves the run dir more than once). Worker
     processes that Lightning's DDP launcher starts are given rank 0's directory as ``hydra.run.dir``.
     """
     if base not in _claimed:
@@ -70,10 +73,18 @@ def slug(text: str, max_len: int = 100) -> str:
     return safe
 
 
+def group_name(group: str, choice: str, target: str, overrides: Sequence[str]) -> str:
+    """How a run directory names a group: its option (``lenet``), or, where the command line replaced the
+    group's ``_target_`` (``model._target_=torchvision.models.resnet18``), the target's own name (``resnet18``)."""
+    replaced = any(parse_override(str(o)).key_or_group == f"{group}._target_" for o in overrides)
+    return str(target).rsplit(".", 1)[-1] if replaced else str(choice)
+
+
 def _register() -> None:
     OmegaConf.register_new_resolver("convlab_unique", unique_dir, replace=True)
     OmegaConf.register_new_resolver("convlab_slug", slug, replace=True)
     OmegaConf.register_new_resolver("convlab_sweep_dir", sweep_dir, replace=True, use_cache=True)
+    OmegaConf.register_new_resolver("convlab_group_name", group_name, replace=True)
 
 
 _register()  # the one import-time side effect in convlab: see the module docstring

@@ -11,13 +11,14 @@ Anything else would be silently ignored by a run (``+epochs=3`` trained the defa
 from __future__ import annotations
 
 import difflib
-import inspect
 import re
 from collections.abc import Callable, Iterable
 
 from omegaconf import DictConfig, OmegaConf
 
 from convlab.config.overrides import override_value, parse_override
+from convlab.config.runtime import invocation
+from convlab.config.targets import accepted_arguments, locate
 from convlab.errors import ConfigError
 
 # Keys the composed config does not declare that may still be added with + or ++: Hydra's own settings
@@ -111,34 +112,12 @@ def closest_key(key: str, cfg: DictConfig, arguments: bool = True) -> str | None
 
 def target_arguments(target: str) -> list[str] | None:
     """The keyword arguments ``target`` (a class or function) accepts; None when any name may be accepted
-    (``**kwargs`` that reach no fixed signature) or when it cannot be imported."""
+    (``**kwargs`` that reach no fixed signature) or when it cannot be imported. A factory's ``**kwargs`` reach
+    the class it builds (convlab.config.targets.accepted_arguments)."""
     try:
-        from hydra._internal.utils import _locate
-
-        obj = _locate(target)
-        if not inspect.isclass(obj):
-            return _arguments(inspect.signature(obj))[0]
-        names: list[str] = []
-        # A class whose __init__ takes **kwargs and passes them on: follow it up to a fixed signature.
-        for klass in obj.__mro__:
-            init = klass.__dict__.get("__init__")
-            if init is None:
-                continue
-            if klass is object:
-                return None
-            fixed, open_ended = _arguments(inspect.signature(init))
-            names += [n for n in fixed if n != "self"]
-            if not open_ended:
-                return names
+        return accepted_arguments(locate(target, "_target_"))
+    except ConfigError:  # not importable here: its own check names it
         return None
-    except Exception:  # not importable here: its own check names it
-        return None
-
-
-def _arguments(signature: inspect.Signature) -> tuple[list[str], bool]:
-    params = signature.parameters.values()
-    named = [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    return named, any(p.kind == p.VAR_KEYWORD for p in params)
 
 
 def _select_node(cfg: DictConfig, path: str) -> object:
@@ -200,7 +179,7 @@ def check_added_keys(cfg: DictConfig, overrides: list[str], declared: Callable[[
             raise ConfigError(f"{text}: {node}.{argument} is not an argument of {target}{meant}{takes}")
         raise ConfigError(
             f"{text}: {key} is not a key of the config and nothing reads it (a run would ignore it){meant}"
-            + ("" if hint else "; python train.py --cfg job prints every key")
+            + ("" if hint else f"; {invocation()} --cfg job prints every key")
         )
 
 
@@ -244,7 +223,7 @@ def explain_composition_error(
     hint = closest_key(key, base)
     if hint:
         return f"{head}; did you mean {_written(hint, value)}?"
-    return f"{head}; python train.py --cfg job prints every key"
+    return f"{head}; {invocation()} --cfg job prints every key"
 
 
 def _key_of(text: str) -> str | None:
@@ -255,9 +234,10 @@ def _key_of(text: str) -> str | None:
 
 
 def dashed_option(
-    argv: list[str], known: Iterable[str], script: str, compose_default: Callable[[], DictConfig]
+    argv: list[str], known: Iterable[str], command: str, compose_default: Callable[[], DictConfig]
 ) -> str | None:
-    """A one-line answer to an option typed as ``--model lenet`` / ``--model=lenet``: the Hydra form."""
+    """A one-line answer to an option typed as ``--model lenet`` / ``--model=lenet``: the Hydra form, written after
+    ``command`` (how the user started convlab: config.runtime.invocation)."""
     known = set(known)
     long_known = [k for k in known if k.startswith("--")]
     for i, arg in enumerate(argv):
@@ -280,9 +260,9 @@ def dashed_option(
             hint = (closest(word, groups) if "." not in word else None) or closest_key(word, cfg, arguments=False)
             if hint is None:
                 return (
-                    f"{typed}: not an option of {script}; settings are Hydra overrides written key=value without "
-                    f"dashes (python {script} --help lists them)"
+                    f"{typed}: not an option of {command}; settings are Hydra overrides written key=value without "
+                    f"dashes ({command} --help lists them)"
                 )
             meant = _written(hint, value or ("<option>" if hint in groups else "<value>"))
-        return f"{typed}: settings are Hydra overrides written without dashes: python {script} {meant}"
+        return f"{typed}: settings are Hydra overrides written without dashes: {command} {meant}"
     return None

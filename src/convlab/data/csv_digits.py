@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from convlab.data.shape import DataShape
 from convlab.data.tensor_data import Split, TensorDataModule, stratified_split
 from convlab.errors import DataError
 
@@ -39,7 +40,7 @@ def read_digit_csv(path: str | Path, num_classes: int = 10) -> Split:
         row = int(np.nonzero((labels < 0) | (labels >= num_classes))[0][0])
         raise DataError(f"{path}: line {row + 2}: label {labels[row]} is outside 0-{num_classes - 1}")
     side = int(NUM_PIXELS**0.5)
-    images = torch.from_numpy(pixels.astype(np.uint8)).reshape(-1, side, side)
+    images = torch.from_numpy(pixels.astype(np.uint8)).reshape(-1, 1, side, side)
     return Split(images, torch.from_numpy(labels.astype(np.int64)))
 
 
@@ -82,6 +83,10 @@ class CsvDigitsDataModule(TensorDataModule):
         super().__init__(**kwargs)
         self.path = path
         self.test_fraction = test_fraction
+
+    def shape(self) -> DataShape:
+        """Known without reading the file: every row is a 28x28 grayscale digit (784 pixel columns), ten classes."""
+        return DataShape(1, 28, 28, tuple(str(d) for d in range(10)))
 
     def load(self) -> tuple[Split, Split, list[str]]:
         if not self.path:

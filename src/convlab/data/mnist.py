@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.error import URLError
 
@@ -21,6 +21,7 @@ import torch
 from torchvision import datasets
 
 from convlab.data.idx import read_idx
+from convlab.data.shape import DataShape
 from convlab.data.tensor_data import Split, TensorDataModule
 from convlab.errors import DataError
 
@@ -78,8 +79,12 @@ class MnistDataModule(TensorDataModule):
                     f"{files[f'{prefix}-labels-idx1-ubyte']}: {len(labels)} labels for {len(images)} images "
                     f"in {files[f'{prefix}-images-idx3-ubyte']}"
                 )
-            splits.append(Split(images, labels.to(torch.int64)))
+            splits.append(Split(images.unsqueeze(1), labels.to(torch.int64)))  # N x 1 x 28 x 28
         return splits[0], splits[1]
+
+    def shape(self) -> DataShape:
+        """Known without reading the files: 28x28 grayscale images of torchvision's classes."""
+        return DataShape(1, *IMAGE_SHAPE, tuple(self.class_names_of_dataset()))
 
     def class_names_of_dataset(self) -> list[str]:
         # torchvision names MNIST's classes "0 - zero", ...; Fashion-MNIST's have no " - ".
@@ -123,17 +128,26 @@ class MnistDataModule(TensorDataModule):
         return None
 
     def _download(self) -> None:
-        previous = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # torchvision's urlopen has no timeout: never hang offline
-        try:
-            self.dataset_class(str(self.data_dir), train=True, download=True)
-        except (RuntimeError, URLError, OSError) as e:
-            raise DataError(
-                f"{self.name}: download failed ({_first_error(e)}); offline, {', '.join(self.file_names)} are "
+        download_or_explain(
+            lambda: self.dataset_class(str(self.data_dir), train=True, download=True),
+            lambda reason: (
+                f"{self.name}: download failed ({reason}); offline, {', '.join(self.file_names)} are "
                 f"needed: {self._where_to_put_them()}"
-            ) from None
-        finally:
-            socket.setdefaulttimeout(previous)
+            ),
+        )
+
+
+def download_or_explain(download: Callable[[], object], explain: Callable[[str], str]) -> None:
+    """A torchvision download with a socket timeout (its urlopen has none: never hang offline); a failure is one
+    DataError line, ``explain(first error)``, saying where the files go instead."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        download()
+    except (RuntimeError, URLError, OSError) as e:
+        raise DataError(explain(_first_error(e))) from None
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 def _first_error(e: Exception) -> str:

@@ -69,6 +69,28 @@ def load_grayscale(spec: str, key: str = "dataset.image") -> torch.Tensor:
     return torch.from_numpy(gray).float()
 
 
+def load_photo(spec: str, key: str = "dataset.image", channels: int = 1) -> torch.Tensor:
+    """A photo as a float32 C x H x W tensor in [0, 1]: luminance for one channel, colour for three (a grayscale
+    photo repeated in each)."""
+    if channels == 1:
+        return load_grayscale(spec, key).unsqueeze(0)
+    from skimage import util
+
+    check_image_spec(spec, key)
+    if str(spec) in BUNDLED_IMAGES:
+        import skimage.data
+
+        pixels = getattr(skimage.data, str(spec))()
+    else:
+        pixels = _read_image_file(Path(str(spec)), key)
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=-1)
+    if pixels.ndim != 3 or pixels.shape[-1] not in (3, 4):
+        raise DataError(f"{key}={spec}: expected a grayscale or RGB(A) image, got an array of shape {pixels.shape}")
+    rgb = np.clip(util.img_as_float(pixels[..., :3]), 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float()
+
+
 def _read_image_file(path: Path, key: str) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 

@@ -7,7 +7,7 @@ more than one float batch and the training path has no per-sample Python or PIL 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,12 +16,14 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from convlab.data.augment import BatchAugment, batch_augment
+from convlab.data.shape import DataShape
 from convlab.errors import DataError
 
 
 @dataclass
 class Split:
-    """Images (uint8, N x H x W) and integer labels (N)."""
+    """Images (uint8, N x C x H x W; C is 1 for grayscale, 3 for RGB) and integer labels (N)."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -49,7 +51,22 @@ class TensorPairs(Dataset):
         return self.images.index_select(0, index), self.labels.index_select(0, index)
 
 
-def _as_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+class AugmentedPairs(TensorPairs):
+    """Training batches with their augmentation draw: ``dataset[(index, epoch, batch)]`` returns (images, labels,
+    draw), the draw (convlab.data.augment) a function of (seed, epoch, batch number, rank) only."""
+
+    def __init__(self, split: Split, augment: BatchAugment, seed: int) -> None:
+        super().__init__(split)
+        self.augment, self.seed = augment, seed
+
+    def __getitem__(self, key: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        index, epoch, batch = key
+        images, labels = super().__getitem__(index)
+        draw = self.augment.draw(len(labels), self.seed, epoch, batch, rank=_dist_rank_world()[0])
+        return images, labels, draw
+
+
+def _as_batch(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     return batch
 
 
@@ -67,8 +84,11 @@ class BatchIndexSampler(Sampler):
     to equal length (ranks must step together); evaluation shards are not, so every sample counts once.
     """
 
-    def __init__(self, num_samples: int, batch_size: int, shuffle: bool, seed: int = 0) -> None:
+    def __init__(
+        self, num_samples: int, batch_size: int, shuffle: bool, seed: int = 0, positions: bool = False
+    ) -> None:
         self.num_samples, self.batch_size, self.shuffle, self.seed = num_samples, batch_size, shuffle, seed
+        self.positions = positions  # training with augmentation: yield (index, epoch, batch number)
         self.epoch = 0
         self._skip = 0
 
@@ -106,7 +126,7 @@ class BatchIndexSampler(Sampler):
             order = torch.cat([order, order[: count * world - self.num_samples]])
             order = order[start : start + count]
         for i in range(skip, count, bs):
-            yield order[i : i + bs]
+            yield (order[i : i + bs], self.epoch, i // bs) if self.positions else order[i : i + bs]
 
 
 def stratified_split(
@@ -149,7 +169,9 @@ class TensorDataModule(pl.LightningDataModule):
     """Base for the classification datasets. Subclasses implement ``load``.
 
     ``load`` returns the pool the model may learn from, the test split (kept apart: never shuffled
-    into training or validation) and the class names. Validation is carved from the pool here, either
+    into training or validation) and the class names; images uint8 N x C x H x W (N x H x W is taken as one
+    channel). ``mean``/``std`` are one number for every channel or one per channel; ``load`` may set them (a
+    dataset whose default is its training split's own statistics). Validation is carved from the pool here, either
     as a stratified ``val_fraction`` or, with ``folds=k``, as fold ``fold`` of a stratified k-fold split.
     """
 
@@ -159,14 +181,15 @@ class TensorDataModule(pl.LightningDataModule):
         self,
         batch_size: int = 64,
         eval_batch_size: int = 512,
-        mean: float = 0.5,
-        std: float = 0.5,
+        mean: float | Sequence[float] = 0.5,
+        std: float | Sequence[float] = 0.5,
         val_fraction: float = 0.1,
         split_seed: int = 0,
         folds: int | None = None,
         fold: int = 0,
         seed: int = 0,
         channels_last: bool = False,
+        augment: Any = None,
     ) -> None:
         super().__init__()
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
@@ -175,10 +198,20 @@ class TensorDataModule(pl.LightningDataModule):
         self.folds, self.fold = folds, fold
         self.seed = seed
         self.channels_last = channels_last
+        self.augment = batch_augment(augment)  # None: no augmentation
+        self._channel_stats: tuple[list[float], list[float]] | None = None  # (mean, std) per channel, after setup
+        self._scale_shift_on: tuple[torch.device, torch.Tensor, torch.Tensor] | None = None
         self.train: Split | None = None
         self.val: Split | None = None
         self.test: Split | None = None
         self.class_names: list[str] = []
+
+    @classmethod
+    def check_config(cls, cfg: Any) -> None:
+        """Checks that need no data, run before any run directory is made: ``dataset.augment``."""
+        from omegaconf import OmegaConf
+
+        batch_augment(OmegaConf.select(cfg, "dataset.augment", default=None))
 
     # -- to implement -------------------------------------------------------------------------
     def load(self) -> tuple[Split, Split, list[str]]:
@@ -190,8 +223,15 @@ class TensorDataModule(pl.LightningDataModule):
         if self.train is not None:
             return
         pool, test, names = self.load()
+        pool, test = _with_channel_axis(pool), _with_channel_axis(test)
         for name, split in (("training", pool), ("test", test)):
             _check_split(split, len(names), f"{type(self).__name__} {name} data")
+        if pool.images.shape[1:] != test.images.shape[1:]:
+            raise DataError(
+                f"{type(self).__name__}: training images are {_shape_text(pool)} "
+                f"but test images are {_shape_text(test)}"
+            )
+        self._channel_stats = _channel_stats(self.mean, self.std, int(pool.images.shape[1]), type(self).__name__)
         train_idx, val_idx = self._validation_indices(pool.labels)
         self.train, self.val, self.test = pool.subset(train_idx), pool.subset(val_idx), test
         self.class_names = list(names)
@@ -208,34 +248,67 @@ class TensorDataModule(pl.LightningDataModule):
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         if isinstance(batch, torch.Tensor):  # the model summary's example input: already model-shaped
             return batch
+        if len(batch) == 3:  # a training batch with its augmentation draw (AugmentedPairs)
+            images, labels, draw = batch
+            return self.normalize(self.augment.apply(images, draw)), labels
         images, labels = batch
         return self.normalize(images), labels
 
     # -- helpers ------------------------------------------------------------------------------
+    def shape(self) -> DataShape:
+        """One input's shape and the class names. This default loads the data (``setup``); a data module that
+        knows its shape without decoding everything (constants, a folder scan) overrides it."""
+        self.setup("fit")
+        assert self.train is not None
+        channels, height, width = self.train.images.shape[1:]
+        return DataShape(int(channels), int(height), int(width), tuple(self.class_names))
+
     def describe(self) -> dict:
         """Fields for results.json."""
         sizes = {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
         return {"class_names": self.class_names, "split_sizes": sizes}
 
     def test_fingerprint(self) -> str:
-        """A hash of the test images and labels: runs with equal fingerprints were tested on the same samples."""
+        """A hash of the test images and labels: runs with equal fingerprints were tested on the same samples.
+
+        Grayscale images are hashed as N x H x W, as before channels existed, so the fingerprints of earlier runs
+        on the same test set still match."""
         from convlab.runfiles.predictions import test_set_fingerprint
 
-        return test_set_fingerprint(self.test.images.cpu().numpy(), self.test.labels.cpu().numpy())
+        images = self.test.images
+        images = images.squeeze(1) if images.shape[1] == 1 else images
+        return test_set_fingerprint(images.cpu().numpy(), self.test.labels.cpu().numpy())
 
     def task_inputs(self) -> dict:
         """What the task needs to know about the data, passed to its constructor."""
-        height, width = self.train.images.shape[1:]
-        return {"class_names": self.class_names, "example_input": torch.zeros(1, 1, height, width)}
+        return {"class_names": self.class_names, "example_input": torch.zeros(1, *self.train.images.shape[1:])}
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 N x H x W -> float N x 1 x H x W, (x / 255 - mean) / std in one fused pass."""
-        x = images.unsqueeze(1).float().mul_(1.0 / (255.0 * self.std)).sub_(self.mean / self.std)
+        """uint8 N x C x H x W -> float N x C x H x W, (x / 255 - mean) / std per channel in one fused pass."""
+        scale, shift = self._scale_shift(images)
+        x = images.float().mul_(scale).sub_(shift)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def _scale_shift(self, images: torch.Tensor) -> tuple[float | torch.Tensor, float | torch.Tensor]:
+        """1 / (255 std) and mean / std: Python floats for one mean and std (the grayscale datasets' numbers, bit
+        for bit), else C x 1 x 1 tensors on the images' device, made once per device."""
+        stats = self._channel_stats
+        if stats is None:  # normalize() before setup(): a tool that builds its own batch
+            stats = _channel_stats(self.mean, self.std, int(images.shape[1]), type(self).__name__)
+        mean, std = stats
+        if len(mean) == 1:
+            return 1.0 / (255.0 * std[0]), mean[0] / std[0]
+        cached = self._scale_shift_on
+        if cached is None or cached[0] != images.device:
+            column = (len(mean), 1, 1)
+            scale = torch.tensor([1.0 / (255.0 * s) for s in std], device=images.device).reshape(column)
+            shift = torch.tensor([m / s for m, s in zip(mean, std, strict=True)], device=images.device).reshape(column)
+            cached = self._scale_shift_on = (images.device, scale, shift)
+        return cached[1], cached[2]
 
     def _validation_indices(self, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.folds:
@@ -253,13 +326,49 @@ class TensorDataModule(pl.LightningDataModule):
             raise DataError(
                 f"{type(self).__name__}: the {which} split is empty; use more data or change dataset.val_fraction"
             )
-        sampler = BatchIndexSampler(len(split), batch_size, shuffle=shuffle, seed=self.seed)
-        return DataLoader(TensorPairs(split), batch_size=None, sampler=sampler, collate_fn=_as_batch)
+        augment = self.augment if shuffle else None  # validation and test are never augmented
+        sampler = BatchIndexSampler(len(split), batch_size, shuffle=shuffle, seed=self.seed, positions=bool(augment))
+        pairs = AugmentedPairs(split, augment, self.seed) if augment else TensorPairs(split)
+        return DataLoader(pairs, batch_size=None, sampler=sampler, collate_fn=_as_batch)
+
+
+def _with_channel_axis(split: Split) -> Split:
+    """A data module written before channels (uint8 N x H x W) still works: its images are one channel."""
+    if split.images.dim() == 3:
+        return Split(split.images.unsqueeze(1), split.labels)
+    return split
+
+
+def _shape_text(split: Split) -> str:
+    return " x ".join(str(n) for n in split.images.shape[1:])
+
+
+def _channel_stats(mean: Any, std: Any, channels: int, owner: str) -> tuple[list[float], list[float]]:
+    """``dataset.mean``/``dataset.std`` as lists: one number for every channel, or one per channel."""
+    found = []
+    for key, value in (("mean", mean), ("std", std)):
+        values = [float(v) for v in value] if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+        if len(values) not in (1, channels):
+            raise DataError(
+                f"{owner}: dataset.{key}={list(values)} has {len(values)} values for {channels}-channel images: "
+                f"give one number or {channels}"
+            )
+        if key == "std" and any(float(v) <= 0 for v in values):
+            raise DataError(f"{owner}: dataset.std={value} must be > 0")
+        found.append([float(v) for v in values])
+    mean_list, std_list = found
+    if len(mean_list) != len(std_list) and channels > 1:  # one given as a number, the other per channel
+        mean_list, std_list = mean_list * (channels // len(mean_list)), std_list * (channels // len(std_list))
+    return mean_list, std_list
 
 
 def _check_split(split: Split, num_classes: int, what: str) -> None:
-    if split.images.dtype != torch.uint8 or split.images.dim() != 3:
-        raise DataError(f"{what}: expected uint8 images N x H x W, got {split.images.dtype} {list(split.images.shape)}")
+    if split.images.dtype != torch.uint8 or split.images.dim() != 4:
+        raise DataError(
+            f"{what}: expected uint8 images N x C x H x W, got {split.images.dtype} {list(split.images.shape)}"
+        )
+    if split.images.shape[1] not in (1, 3):
+        raise DataError(f"{what}: images have {split.images.shape[1]} channels; convlab takes 1 (grayscale) or 3 (RGB)")
     if len(split.images) != len(split.labels):
         raise DataError(f"{what}: {len(split.images)} images but {len(split.labels)} labels")
     if len(split) == 0:

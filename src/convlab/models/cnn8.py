@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from convlab.models.common import make_activation
+from convlab.models.common import data_shape_arguments, make_activation
 
 
 class CNN8(nn.Module):
@@ -19,17 +19,18 @@ class CNN8(nn.Module):
 
     def __init__(
         self,
-        in_channels: int = 1,
-        image_size: int = 28,
+        in_channels: int | None = 1,
+        image_size: int | Sequence[int] | None = 28,
         channels: Sequence[int] = (32, 32),
         kernel_size: int = 3,
         conv_activation: str = "relu",
         hidden: Sequence[int] = (1000, 1000),
         hidden_activation: str = "sigmoid",
-        num_classes: int = 10,
+        num_classes: int | None = 10,
     ) -> None:
         super().__init__()
-        self.input_shape = (in_channels, image_size, image_size)
+        in_channels, (height, across), num_classes = data_shape_arguments(in_channels, image_size, num_classes)
+        self.input_shape = (in_channels, height, across)
         convs: list[nn.Module] = []
         width = in_channels
         for out in channels:
@@ -40,7 +41,7 @@ class CNN8(nn.Module):
             width = out
         self.features = nn.Sequential(*convs, nn.AvgPool2d(2))
         dense: list[nn.Module] = [nn.Flatten()]
-        features = width * (image_size // 2) ** 2
+        features = width * (height // 2) * (across // 2)
         for size in hidden:
             dense += [
                 nn.Linear(features, size),

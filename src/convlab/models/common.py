@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import nn
 
 from convlab.errors import ConfigError
@@ -25,6 +27,25 @@ def make_activation(name: str, key: str = "model.activation") -> nn.Module:
         return ACTIVATIONS[name]()
     except KeyError:
         raise ConfigError(f"{key}={name!r} is not an activation; choose one of {sorted(ACTIVATIONS)}") from None
+
+
+# What in_channels, image_size and num_classes mean when None (a config instantiated without the data's shape
+# filled in, as conf/model/*.yaml leave them): MNIST's 1 x 28 x 28 images of 10 classes.
+MNIST_DEFAULTS = (1, 28, 10)
+
+
+def data_shape_arguments(
+    in_channels: int | None, image_size: int | Sequence[int] | None, num_classes: int | None
+) -> tuple[int, tuple[int, int], int]:
+    """(in_channels, (height, width), num_classes), None read as MNIST's; ``image_size`` an int or [H, W]."""
+    channels, size, classes = MNIST_DEFAULTS
+    size = size if image_size is None else image_size
+    height, width = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    return (
+        channels if in_channels is None else in_channels,
+        (height, width),
+        classes if num_classes is None else num_classes,
+    )
 
 
 def count_parameters(model: nn.Module) -> int:

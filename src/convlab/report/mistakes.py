@@ -11,7 +11,7 @@ import numpy as np
 
 from convlab.fileio import atomic_savefig
 from convlab.report.figures import pyplot
-from convlab.runfiles.predictions import Predictions
+from convlab.runfiles.predictions import Predictions, displayable
 
 MISTAKES_NAME = "mistakes.png"
 
@@ -34,21 +34,24 @@ def image_grid(
     fontsize: float = 8,
     title_inches: float = 0.0,
 ) -> Any:
-    """uint8 images pasted into one picture drawn on one axes, a caption under each, ``cols`` to a row; returns
-    the figure for the caller to save. One draw however many images: an axes per image took over a second for 32.
+    """uint8 images (C x H x W with C 1 or 3, or H x W) pasted into one picture drawn on one axes, a caption under
+    each, ``cols`` to a row; RGB images in colour, grayscale ones in gray. Returns the figure for the caller to save.
+    One draw however many images: an axes per image took over a second for 32.
     """
+    images = [displayable(image) for image in images]
     cols = max(1, min(cols, len(images)))
     rows = math.ceil(len(images) / cols)
     cell_w, cell_h = cell_inches
-    h, w = images[0].shape
+    h, w = images[0].shape[:2]
     row_px = h + max(4, round(h * 0.3)) * caption_lines  # the image, then a band for its caption
     col_px = max(w + 2, round(row_px * cell_w / cell_h))
-    canvas = np.full((rows * row_px, cols * col_px), 255, dtype=np.uint8)
+    colour = any(image.ndim == 3 for image in images)
+    canvas = np.full((rows * row_px, cols * col_px, *((3,) if colour else ())), 255, dtype=np.uint8)
     fig = pyplot().figure(figsize=(cell_w * cols, cell_h * rows + title_inches))
     ax = fig.add_axes((0.0, 0.0, 1.0, cell_h * rows / (cell_h * rows + title_inches)))
     for n, (image, caption) in enumerate(zip(images, captions, strict=True)):
         top, left = (n // cols) * row_px, (n % cols) * col_px + (col_px - w) // 2
-        canvas[top : top + h, left : left + w] = image
+        canvas[top : top + h, left : left + w] = image[..., None] if colour and image.ndim == 2 else image
         ax.text(left + w / 2, top + h + 0.5, caption, ha="center", va="top", fontsize=fontsize)  # under the image
     ax.imshow(canvas, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     ax.set_axis_off()

@@ -22,12 +22,12 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from convlab.config import CONFIG_DIR
 from convlab.config.overrides import values_of
 from convlab.report.significance import t_interval
 from convlab.runfiles.results import RESULTS_NAME, RunRecord, read_results
 
 PRESETS = ("lenet_tutorial", "mlp_keras", "cnn8_article")
-ROOT = Path(__file__).resolve().parents[3]
 TOLERANCE = 0.005  # 0.5 percentage points
 
 
@@ -49,7 +49,7 @@ def collect_rows(sweep_dir: Path, presets: tuple[str, ...]) -> list[dict[str, An
             found[preset]["published"] = OmegaConf.to_container(published) if published is not None else None
         found[preset]["records"].append({**record, "run_dir": str(results.parent)})
     for row in found.values():
-        preset_file = ROOT / "conf" / "experiment" / f"{row['preset']}.yaml"
+        preset_file = Path(CONFIG_DIR) / "experiment" / f"{row['preset']}.yaml"
         if row["published"] is None and preset_file.is_file():  # not run (yet): the preset's own block
             published = OmegaConf.load(preset_file).get("published")
             row["published"] = OmegaConf.to_container(published) if published is not None else None

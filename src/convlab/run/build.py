@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from convlab.checkpoints.requeue_callbacks import requeue_environment
 from convlab.config.instantiate import make
+from convlab.config.model_node import model_node
 from convlab.config.overrides import command_line_overrides, group_choices
 from convlab.errors import ConfigError
 
@@ -23,11 +24,15 @@ def build_datamodule(cfg: DictConfig) -> pl.LightningDataModule:
 
 
 def build_task(cfg: DictConfig, datamodule: pl.LightningDataModule) -> pl.LightningModule:
-    model = make(cfg.model, "model")
+    """The task around the model. The model's node is built as convlab.config.model_node says: replaced when the
+    command line set its ``_target_``, the data's ``in_channels`` / ``num_classes`` / ``image_size`` filled in."""
+    shape = datamodule.shape() if hasattr(datamodule, "shape") else None
+    node = model_node(cfg, shape)
+    model = make(node, "model")
     if cfg.get("channels_last"):  # the data module hands over NHWC batches to match
         model = model.to(memory_format=torch.channels_last)
     num_classes = getattr(datamodule, "num_classes", None)
-    outputs = OmegaConf.select(cfg, "model.num_classes")
+    outputs = node.get("num_classes")
     if num_classes and outputs is not None and outputs != num_classes:
         raise ConfigError(f"model.num_classes={outputs} but the dataset has {num_classes} classes")
     scheduler = cfg.get("scheduler")
@@ -42,7 +47,8 @@ def build_task(cfg: DictConfig, datamodule: pl.LightningDataModule) -> pl.Lightn
     )
     # Set after construction: passed to instantiate, its _target_ nodes would be instantiated too.
     task.checkpoint_meta = {
-        "config": OmegaConf.to_container(cfg, resolve=True),
+        "config": OmegaConf.to_container(cfg, resolve=True),  # as composed: ckpt_path=last matches runs by it
+        "model_node": OmegaConf.to_container(node),  # as built: eval and visualize rebuild exactly this model
         "choices": group_choices(cfg),
         "overrides": command_line_overrides(),
     }

@@ -4,6 +4,7 @@ directory that holds another run. The format itself: convlab.runfiles.results.""
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+import convlab
 from convlab.config.overrides import command_line_overrides, group_choices
 from convlab.errors import RunDirInUseError
 from convlab.report.chance import store_warnings
@@ -32,7 +34,9 @@ def describe_run(cfg: DictConfig) -> RunRecord:
         "seed": int(cfg.seed),
         "run_dir": str(OmegaConf.select(cfg, "paths.output_dir")),
         "versions": library_versions(),
-        "git_commit": git_commit(Path(__file__).parent),
+        "convlab_version": convlab.__version__,
+        # The user's work, not convlab's: an installed convlab has no commit of its own (its version says which).
+        "git_commit": git_commit(working_directory()),
     }
 
 
@@ -61,6 +65,13 @@ def library_versions() -> dict[str, str]:
         "torchmetrics": torchmetrics.__version__,
         "hydra": hydra.__version__,
     }
+
+
+def working_directory() -> str:
+    """The directory the command was started in (Hydra's runtime cwd; the process's own without Hydra)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return str(HydraConfig.get().runtime.cwd) if HydraConfig.initialized() else os.getcwd()
 
 
 def git_commit(cwd: str | Path | None = None) -> str | None:

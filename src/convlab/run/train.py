@@ -18,15 +18,17 @@ from typing import Any, Protocol
 
 from omegaconf import DictConfig, OmegaConf
 
+from convlab.checkpoints.job_signals import job_signals
 from convlab.checkpoints.load import run_dir_of
 from convlab.checkpoints.resume import Resume, check_resumable, resume_checkpoint
 from convlab.config.checks import check_config
 from convlab.config.overrides import NOT_IDENTITY_KEYS, override_key
+from convlab.config.runtime import invocation
 from convlab.errors import ConvlabError, DivergedError, RunInterrupted
 from convlab.fileio import atomic_write_text
 from convlab.run.environment import busy_cores_at_start, busy_machine_note, setup_runtime
 from convlab.run.record import check_unused_run_dir, describe_run, model_figures, record_test, write_run
-from convlab.run.requeue import Requeued, note_requeue, requeued_resume
+from convlab.run.requeue import Requeued, end_signalled, finished_before_restart, note_requeue, requeued_resume
 from convlab.runfiles import LAST_CHECKPOINT
 from convlab.runfiles.history import read_history
 from convlab.runfiles.results import RunRecord
@@ -52,11 +54,14 @@ def train(cfg: DictConfig, screen: Screen | None = None) -> RunRecord:
 
     With skip_done=true, a job that finished ok in an earlier run of its sweep returns that record instead.
     Ctrl-C leaves results.json with status interrupted (and a checkpoint to resume from), then raises
-    RunInterrupted. ``screen`` (the command line's convlab.cli.summary.Terminal) shows the header and the result
-    block; without one the run prints nothing.
+    RunInterrupted; so does SIGTERM or the time-limit signal inside a SLURM job, at any phase (a signalled job
+    never ends ok; on the time limit it requeues itself: convlab.checkpoints.job_signals). ``screen`` (the
+    command line's convlab.cli.summary.Terminal) shows the header and the result block; without one the run
+    prints nothing.
     """
+    signals = job_signals()  # inside SLURM: SIGTERM and the time-limit signal are noted from here on
     requeued = requeued_resume(Path(cfg.paths.output_dir))  # a SLURM job restarted after a requeue: in place
-    done = None if requeued else resume_job(cfg)
+    done = None if requeued else finished_before_restart(Path(cfg.paths.output_dir)) or resume_job(cfg)
     if done is not None:
         return done
     out_dir, resume, record = _check(cfg, requeued)
@@ -64,9 +69,12 @@ def train(cfg: DictConfig, screen: Screen | None = None) -> RunRecord:
         screen.header(record)
     datamodule, task, trainer = _build(cfg, out_dir, resume, interactive=screen is not None and screen.interactive)
     record.update(model_figures(task, datamodule), **_machine_figures())
-    _fit(trainer, task, datamodule, resume, record)
-    if record["status"] not in ("diverged", "interrupted", "pruned"):  # pruned: its validation accuracy is its verdict
+    if not signals.stop:  # a job signalled while it started does not train
+        _fit(trainer, task, datamodule, resume, record)
+    if record["status"] not in ("diverged", "interrupted", "pruned") and not signals.stop:  # pruned: val is its verdict
         _test(trainer, task, datamodule, record)
+    if signals.stop and record["status"] not in ("diverged", "pruned"):  # a signalled job never ends ok
+        record["status"] = "interrupted"
     if record["status"] == "interrupted":
         _record_interruption(record, out_dir / LAST_CHECKPOINT)
         note_requeue(record, trainer)
@@ -74,6 +82,7 @@ def train(cfg: DictConfig, screen: Screen | None = None) -> RunRecord:
         write_run(out_dir, record, task, trainer.loggers)
         if screen is not None:
             screen.result(record)
+    end_signalled(out_dir, record, writes=trainer.is_global_zero)  # a signal while writing; the time limit's requeue
     if record["status"] == "interrupted":
         raise RunInterrupted(record)
     return record
@@ -120,7 +129,7 @@ def _build(cfg: DictConfig, out_dir: Path, resume: Resume | None, interactive: b
 def _trainer(cfg: DictConfig, out_dir: Path, interactive: bool) -> Any:
     """The trainer with the config's callbacks and a checkpoint on Ctrl-C; a progress bar and Lightning's model
     summary only when a person watches."""
-    from convlab.checkpoints.requeue_callbacks import CheckpointOnRequeue, ResumeMidEpoch
+    from convlab.checkpoints.requeue_callbacks import CheckpointOnRequeue, ResumeMidEpoch, StopOnJobSignal
     from convlab.checkpoints.save import CheckpointOnInterrupt
     from convlab.run.build import build_callbacks, build_trainer
     from convlab.sweeps.pruning import pruning_callback
@@ -132,6 +141,7 @@ def _trainer(cfg: DictConfig, out_dir: Path, interactive: bool) -> Any:
         CheckpointOnInterrupt(out_dir / LAST_CHECKPOINT),
         CheckpointOnRequeue(out_dir / LAST_CHECKPOINT.parent),  # SIGTERM inside a SLURM job (convlab.run.requeue)
         ResumeMidEpoch(),
+        StopOnJobSignal(),  # SIGTERM or the time-limit signal inside a SLURM job: stop at the end of the batch
     ]
     if pruning := pruning_callback(cfg):  # a trial of an Optuna sweep: reports every epoch, stops when pruned
         callbacks.append(pruning)
@@ -154,8 +164,10 @@ def _machine_figures() -> dict[str, Any]:
 def _fit(trainer: Any, task: Any, datamodule: Any, resume: Resume | None, record: RunRecord) -> None:
     """trainer.fit; divergence, Ctrl-C and an Optuna pruner become the record's status. Then the figures of
     training."""
+    from convlab.checkpoints.requeue_callbacks import set_aside_lightning_checkpoints
     from convlab.sweeps.pruning import record_pruning
 
+    set_aside_lightning_checkpoints(trainer)  # inside SLURM, Lightning would resume from them (ckpt_path=None)
     start = time.perf_counter()
     try:
         trainer.fit(task, datamodule=datamodule, ckpt_path=str(resume[0]) if resume else None, weights_only=True)
@@ -180,7 +192,11 @@ def _fit(trainer: Any, task: Any, datamodule: Any, resume: Resume | None, record
 
 
 def _test(trainer: Any, task: Any, datamodule: Any, record: RunRecord) -> None:
-    """trainer.test on the test split; Ctrl-C becomes status interrupted, else the record's test figures."""
+    """trainer.test on the test split with the weights fit ended with; Ctrl-C or a signal becomes status
+    interrupted, else the record's test figures."""
+    from convlab.checkpoints.requeue_callbacks import set_aside_lightning_checkpoints
+
+    set_aside_lightning_checkpoints(trainer)  # inside SLURM, ckpt_path=None would test their weights instead
     start = time.perf_counter()
     try:
         trainer.test(task, datamodule=datamodule, verbose=False)
@@ -204,13 +220,14 @@ def _record_interruption(record: RunRecord, last: Path) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     checkpoint = str(last) if last.is_file() else None
     overrides = [o for o in record.get("overrides") or [] if override_key(o) not in ("ckpt_path", *NOT_IDENTITY_KEYS)]
-    command = ["python", "train.py", *overrides, f"ckpt_path={checkpoint}"] if checkpoint else None
+    # Started as the user started it (config.runtime.invocation): python train.py, convlab train, ...
+    command = f"{invocation()} {shlex.join([*overrides, f'ckpt_path={checkpoint}'])}" if checkpoint else None
     record.update(
         status="interrupted",
         error=f"Ctrl-C at step {record.get('steps', 0)}",
         interrupted_at_step=record.get("steps", 0),
         resume_checkpoint=checkpoint,
-        resume_command=" ".join(shlex.quote(a) for a in command) if command else None,
+        resume_command=command,
     )
 
 

@@ -4,8 +4,9 @@ One row per test sample, in the test split's order: ``index`` (the sample's posi
 ``label``, ``pred`` (the predicted class) and ``prob`` (the softmax probability of the predicted class).
 ``fingerprint`` names the test set (a hash of its images and labels), so a report knows which jobs were
 tested on the same samples and may be compared sample by sample. ``mistake_index``/``mistake_images``
-keep the images (uint8, as stored in the dataset) of the most confident wrong predictions, most confident
-first, so galleries can be drawn without the dataset. results.json names the file (``predictions``) and
+keep the images (uint8 K x C x H x W, as stored in the dataset) of the most confident wrong predictions, most
+confident first, so galleries can be drawn without the dataset. Files written before channels hold K x H x W;
+they read as K x 1 x H x W. results.json names the file (``predictions``) and
 repeats the fingerprint (``test.fingerprint``).
 """
 
@@ -34,7 +35,7 @@ class Predictions:
     prob: np.ndarray  # float32 (N,): probability of the predicted class
     fingerprint: str
     mistake_index: np.ndarray  # int32 (K,), most confident wrong prediction first
-    mistake_images: np.ndarray  # uint8 (K, H, W)
+    mistake_images: np.ndarray  # uint8 (K, C, H, W)
 
     @property
     def correct(self) -> np.ndarray:
@@ -51,6 +52,20 @@ def test_set_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(array.tobytes())
     return "sha256:" + digest.hexdigest()[:16]
+
+
+def with_channel_axis(images: np.ndarray) -> np.ndarray:
+    """K x H x W (grayscale, as files before channels held) -> K x 1 x H x W; K x C x H x W as is."""
+    return images[:, None] if images.ndim == 3 else images
+
+
+def displayable(image: np.ndarray) -> np.ndarray:
+    """An image as matplotlib draws it: H x W for one channel, H x W x 3 for RGB (from C x H x W or H x W)."""
+    if image.ndim == 2:
+        return image
+    if image.shape[0] == 1:
+        return image[0]
+    return np.ascontiguousarray(np.moveaxis(image[:3], 0, -1))
 
 
 def most_confident_mistakes(label: np.ndarray, pred: np.ndarray, prob: np.ndarray, limit: int) -> np.ndarray:
@@ -81,7 +96,7 @@ def write_predictions(
         "prob": prob,
         "fingerprint": np.array(fingerprint),
         "mistake_index": mistakes.astype(np.int32),
-        "mistake_images": np.asarray(test_images)[mistakes].astype(np.uint8),
+        "mistake_images": with_channel_axis(np.asarray(test_images)[mistakes].astype(np.uint8)),
     }
 
     def write(tmp: Path) -> None:
@@ -108,7 +123,7 @@ def read_predictions(path: str | Path) -> Predictions:
                 prob=data["prob"],
                 fingerprint=str(data["fingerprint"]),
                 mistake_index=data["mistake_index"],
-                mistake_images=data["mistake_images"],
+                mistake_images=with_channel_axis(data["mistake_images"]),
             )
     except FileNotFoundError:
         raise ConvlabError(f"{path}: no such file") from None

@@ -44,7 +44,9 @@ class RunRecord(RunIdentity, total=False):
     seed: int
     run_dir: str
     versions: dict[str, str]  # python, torch, torchvision, lightning, torchmetrics, hydra
-    git_commit: str | None  # "+dirty" when the tree had local changes
+    convlab_version: str  # the convlab that ran it (convlab.__version__, the installed package's version)
+    git_commit: str | None  # of the directory the command ran in (the user's project or the clone); "+dirty" when
+    # its tree had local changes; None outside git
     resumed_from: str  # the checkpoint a resumed run continued
     params: int  # trainable parameters
     flops_per_sample: int | None
@@ -53,6 +55,10 @@ class RunRecord(RunIdentity, total=False):
     busy_cores_at_start: float
     class_names: list[str]
     split_sizes: dict[str, int]  # train, val, test
+    normalization: dict[
+        str, list[float]
+    ]  # dataset=image_folder: the per-channel mean and std the inputs were scaled by
+    image_cache: dict[str, Any]  # dataset=image_folder: mode (memory, streamed), file, reused, seconds
     val: dict[str, float]  # the final epoch's validation figures
     epochs: int
     steps: int
@@ -81,6 +87,7 @@ class RunRecord(RunIdentity, total=False):
     image_shape: list[int]
     steps_per_epoch: int
     epoch_definition: str
+    recorded_by: str  # "sweep": written by the sweep for a job that could not write its own (killed, never run)
 
 
 STATUSES: tuple[Status, ...] = get_args(Status)

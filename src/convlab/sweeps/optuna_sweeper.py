@@ -13,13 +13,21 @@ What Optuna is told (``outcome``):
 - failed, interrupted, no results.json: FAIL. An exception (a bug, out of memory) or Ctrl-C says nothing
   about the hyperparameters, so the sampler leaves it out.
 
+Each trial is told from its own job directory (sweeps/trial_fates.py), whatever ``launch`` did: a job that died
+(no results.json of its own) is FAIL with the reason in ``fail_reason`` and retried up to ``retries`` times from
+its newest checkpoint; the worker goes on asking (Ctrl-C stops it after it told what finished; ``max_failures``
+trials failed in a row stop it with one line). Before every batch, trials left RUNNING by dead jobs are recovered
+(sweeps/liveness.py).
+
 ``n_trials`` is the study's total over all its workers: a worker asks for no trial once the study holds
-``n_trials`` (finished, running or failed), so N workers started with the same command run n_trials in all.
+``n_trials`` trials (finished, running or failed; not counting those a retry replaced), so N workers started with
+the same command run n_trials in all.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +37,28 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from convlab.sweeps.fates import forget_unfinished, stop_sweep
+from convlab.sweeps.liveness import JOB_DIR, orphaned
+from convlab.sweeps.trial_fates import (
+    RESUMED_FROM,
+    RETRY_OF,
+    SURPLUS_ATTR,
+    counted,
+    job_dir_of,
+    newest_checkpoint,
+    outcome,
+    recover_stale,
+    retry,
+    tell_from_job,
+)
+
+__all__ = ["SURPLUS_ATTR", "OptunaSweeperBase", "outcome", "tell"]
+
 log = logging.getLogger(__name__)
 
 OPTIMIZATION_RESULTS = "optimization_results.yaml"
-SURPLUS_ATTR = "convlab_surplus"  # a trial asked for after the study reached n_trials: told FAIL, never run
+ORPHAN_POLL_S = 2.0  # how often a worker looks again at the jobs of a dead worker that still run
+MAX_FAILURES = 3  # trials failed in a row before a worker stops: a broken setup must not burn the budget
 
 
 class OptunaSweeperBase(Sweeper):
@@ -47,6 +73,10 @@ class OptunaSweeperBase(Sweeper):
         n_trials: int,
         n_jobs: int,
         params: DictConfig | None = None,
+        retries: int = 1,
+        max_failures: int = MAX_FAILURES,
+        lease_s: float = 120.0,
+        storage_grace_s: float = 60.0,
     ) -> None:
         self.sampler_cfg = sampler
         self.direction = str(direction)
@@ -55,11 +85,16 @@ class OptunaSweeperBase(Sweeper):
         self.n_trials = int(n_trials)
         self.n_jobs = max(1, int(n_jobs))
         self.params = OmegaConf.to_container(params) if params is not None else {}
+        self.retries, self.max_failures = max(0, int(retries)), max(1, int(max_failures))
+        self.lease_s, self.storage_grace_s = float(lease_s), float(storage_grace_s)  # read by the jobs (study.py)
         self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
         self.launcher: Any = None
+        self.sweep_dir = Path(".")
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
+        self.hydra_context = hydra_context
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=task_function
         )
@@ -72,46 +107,93 @@ class OptunaSweeperBase(Sweeper):
 
         assert self.config is not None
         distributions, fixed = search_space(self.params, list(arguments))
-        sweep_dir = Path(str(self.config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        study, spec = join_study(self.storage, sweep_dir, self.study_name, self.direction, pruner_of(self.config))
+        self.sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        study, spec = join_study(self.storage, self.sweep_dir, self.study_name, self.direction, pruner_of(self.config))
         study.sampler = instantiate(self.sampler_cfg)  # the configured one (reseeded per trial when seeded)
         log.info("study %s in %s: %d trials so far", self.study_name, spec, len(study.trials))
-        job_idx = 0
-        while asked := self._ask(study, self.n_jobs, distributions, fixed):
-            batch, overrides = [trial for trial, _ in asked], [job for _, job in asked]
-            try:
-                returns = self.launcher.launch(overrides, initial_job_idx=job_idx)
-            except BaseException:  # Ctrl-C, or a launcher that died: these trials must not stay RUNNING
-                _fail_running(study, batch)
-                raise
-            job_idx += len(returns)
-            for trial, ret in zip(batch, returns, strict=True):
-                tell(study, trial, ret)
+        job_idx, failures = 0, 0
+        while True:
+            recover_stale(study, self.sweep_dir, self.retries)  # the budget used up by dead jobs is owed again
+            asked = self._ask(study, self.n_jobs, distributions, fixed)
+            if not asked and not self._orphans(study):
+                break
+            if not asked:  # a dead worker's jobs run on: tell them when they end (they may need a retry)
+                time.sleep(ORPHAN_POLL_S)
+                continue
+            states = self._run_batch(study, asked, job_idx)
+            job_idx += len(asked)
+            # failures in a row: FAIL trials not retried (a killed job's retry, e.g. its joblib siblings, is no verdict)
+            failures = 0 if any(s in ("COMPLETE", "PRUNED") for s in states) else failures + states.count("FAIL")
+            if failures >= self.max_failures:
+                stop_sweep(f"{failures} trials failed in a row ({self._last_reason(study)}): this worker stops")
+                break
             if self._ask_count(study) > 0:  # more to come: keep the report current (the callback writes the last)
-                _write_live_report(sweep_dir)
-        write_optimization_results(study, sweep_dir / OPTIMIZATION_RESULTS, spec)
+                _write_live_report(self.sweep_dir)
+        write_optimization_results(study, self.sweep_dir / OPTIMIZATION_RESULTS, spec)
+
+    def _run_batch(self, study: Any, asked: list[tuple[Any, list[str]]], job_idx: int) -> list[str | None]:
+        """Launch one batch and tell every trial from its own job, whatever launch did; Ctrl-C is re-raised after."""
+        batch, overrides = [trial for trial, _ in asked], [job for _, job in asked]
+        returned: list[str | None] = [None] * len(batch)
+        why_dead, interrupted = "its job died before writing results.json", None
+        try:
+            returns = self.launcher.launch(overrides, initial_job_idx=job_idx)
+            returned = [*(_output_dir(ret) for ret in returns), *returned][: len(batch)]
+        except KeyboardInterrupt as e:  # Ctrl-C (RunInterrupted too): tell what finished, then stop
+            interrupted, why_dead = e, "interrupted: Ctrl-C on the worker"
+        except Exception as e:  # the launcher broke (joblib's TerminatedWorkerError: a killed job takes its pool)
+            why_dead = f"its job died before writing results.json ({type(e).__name__}: {_first_line(e)})"
+            log.warning("launch of trials %s failed: %s", [t.number for t in batch], why_dead)
+        forget_unfinished()  # the launcher's record of dead jobs: told (and retried) here instead
+        states = []
+        for trial, ret_dir in zip(batch, returned, strict=True):
+            job_dir = job_dir_of(trial, self.sweep_dir, ret_dir)
+            states.append(tell_from_job(study, trial, job_dir, why_dead, worker_interrupted=interrupted is not None))
+            if interrupted is None and retry(study, study._storage.get_trial(trial._trial_id), self.retries):
+                states[-1] = "RETRIED"  # not a failure of the setup (yet): its retry will say
+        if interrupted is not None:
+            raise interrupted
+        return states
+
+    def _orphans(self, study: Any) -> list[int]:
+        """RUNNING trials whose job runs on although their worker (on this host) is gone."""
+        import optuna
+
+        running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        return [t.number for t in running if orphaned(dict(t.user_attrs))]
+
+    def _last_reason(self, study: Any) -> str:
+        failed = [t for t in study.get_trials(deepcopy=False) if "fail_reason" in t.user_attrs]
+        return str(failed[-1].user_attrs["fail_reason"]) if failed else "no reason recorded"
 
     def _ask_count(self, study: Any) -> int:
-        return self.n_trials - len(study.get_trials(deepcopy=False))
+        return self.n_trials - counted(study.get_trials(deepcopy=False))
 
     def _ask(
         self, study: Any, most: int, distributions: dict[str, Any], fixed: dict[str, str]
     ) -> list[tuple[Any, list[str]]]:
-        """Up to ``most`` new trials with their jobs' overrides, none numbered n_trials or more (another worker
-        may have taken the last)."""
+        """Up to ``most`` new trials with their jobs' overrides; a new trial with n_trials counted trials before it
+        (another worker took the last) is told FAIL. Retries waiting in the study come first."""
         import optuna
 
         batch = []
-        for _ in range(min(most, self._ask_count(study))):
+        for _ in range(max(0, min(most, self._ask_count(study) + self._waiting(study)))):
             trial = self._seeded_ask(study)
-            if trial.number >= self.n_trials:
+            if RETRY_OF not in trial.user_attrs and counted(study.get_trials(deepcopy=False), trial.number) >= (
+                self.n_trials
+            ):
                 trial.set_user_attr(SURPLUS_ATTR, f"the study already had n_trials={self.n_trials}")
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 break
             # sampled now, while the study's sampler is this trial's (the next ask reseeds it)
-            batch.append((trial, self._overrides(trial, distributions, fixed)))
+            batch.append((trial, self._overrides(study, trial, distributions, fixed)))
         return batch
+
+    def _waiting(self, study: Any) -> int:
+        import optuna
+
+        return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
 
     def _seeded_ask(self, study: Any) -> Any:
         """A new trial sampled with seed + its number: unique over workers, reproducible for one worker."""
@@ -125,51 +207,54 @@ class OptunaSweeperBase(Sweeper):
             trial = optuna.trial.Trial(study, trial._trial_id)  # its relative (multivariate) draws, reseeded
         return trial
 
-    def _overrides(self, trial: Any, distributions: dict[str, Any], fixed: dict[str, str]) -> list[str]:
+    def _overrides(self, study: Any, trial: Any, distributions: dict[str, Any], fixed: dict[str, str]) -> list[str]:
         from convlab.sweeps.search_space import trial_overrides
         from convlab.sweeps.storage import worker_tag
 
         params = {key: trial._suggest(key, dist) for key, dist in distributions.items()}
         trial.set_user_attr("worker", worker_tag())
-        return [*trial_overrides(params, fixed), f"optuna_trial={trial.number}"]
+        overrides = [*trial_overrides(params, fixed), f"optuna_trial={trial.number}"]
+        if RETRY_OF in trial.user_attrs:  # resume the dead job's training, in this trial's own directory
+            dead = study._storage.get_trial(
+                study._storage.get_trial_id_from_study_id_trial_number(study._study_id, int(trial.user_attrs[RETRY_OF]))
+            )
+            if (ckpt := newest_checkpoint(job_dir_of(dead, self.sweep_dir))) is not None:
+                trial.set_user_attr(RESUMED_FROM, str(ckpt))
+                overrides.append(f"ckpt_path={quoted(str(ckpt))}")
+        if (job_dir := self._job_dir(overrides)) is not None:
+            trial.set_user_attr(JOB_DIR, str(job_dir))
+        return overrides
+
+    def _job_dir(self, overrides: list[str]) -> Path | None:
+        """The directory Hydra will give the job of these overrides (hydra.sweep.dir / hydra.sweep.subdir)."""
+        if self.hydra_context is None or self.config is None:
+            return None
+        try:
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+            return (self.sweep_dir / str(OmegaConf.select(cfg, "hydra.sweep.subdir"))).absolute()
+        except Exception as e:  # the job will say what is wrong; its directory is found from the launcher
+            log.info("job directory of %s not known in advance: %s", overrides, e)
+            return None
 
 
-def outcome(record: dict[str, Any] | None) -> tuple[str, float | None]:
-    """(Optuna state name, value) for a job's results.json (see the module docstring for why)."""
-    status = (record or {}).get("status")
-    val_acc = ((record or {}).get("val") or {}).get("acc")
-    if status == "ok" and val_acc is not None:
-        return "COMPLETE", float(val_acc)
-    if status == "diverged":
-        return "COMPLETE", 0.0
-    if status == "pruned":
-        return "PRUNED", None
-    return "FAIL", None
+def quoted(value: str) -> str:
+    """A value as a quoted string of Hydra's override grammar (a job directory holds '=' and ',')."""
+    return "'" + value.replace("'", "\\'") + "'"  # Hydra unescapes a backslash only before a quote
+
+
+def _output_dir(ret: JobReturn) -> str | None:
+    return str(OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir", default="") or "") or None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else ""
 
 
 def tell(study: Any, trial: Any, ret: JobReturn) -> None:
-    """Tell the study a finished job's outcome, read from its results.json."""
-    import optuna
-
-    from convlab.runfiles.results import RESULTS_NAME, read_results
-
-    run_dir = Path(str(OmegaConf.select(ret.hydra_cfg, "hydra.runtime.output_dir", default="") or ""))
-    record = read_results(run_dir) if (run_dir / RESULTS_NAME).is_file() else None
-    state, value = outcome(record)
-    trial.set_user_attr("run_dir", str(run_dir))
-    if record and record.get("status") not in ("ok", None):
-        trial.set_user_attr("status", str(record["status"]))
-    if state == "PRUNED" and not study._storage.get_trial(trial._trial_id).intermediate_values:
-        state = "FAIL"  # a pruned trial always reported an epoch; without one the job went wrong elsewhere
-    study.tell(trial, value if state == "COMPLETE" else None, state=optuna.trial.TrialState[state])
-
-
-def _fail_running(study: Any, batch: list[Any]) -> None:
-    import optuna
-
-    for trial in batch:
-        if study._storage.get_trial(trial._trial_id).state == optuna.trial.TrialState.RUNNING:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    """Tell the study a finished job's outcome, read from its results.json (the job directory ``ret`` names)."""
+    out = _output_dir(ret)
+    tell_from_job(study, trial, Path(out) if out else None, "its job died before writing results.json")
 
 
 def write_optimization_results(study: Any, path: Path, spec: str) -> None:
@@ -203,5 +288,5 @@ def _write_live_report(sweep_dir: Path) -> None:
 
     try:
         write_comparison_report([sweep_dir], sweep_dir)
-    except (ConvlabError, OSError, ValueError) as e:  # a report is a convenience mid-sweep, never fatal
+    except (ConvlabError, OSError, ValueError, KeyError) as e:  # a report is a convenience mid-sweep, never fatal
         log.warning("report not rewritten: %s", e)

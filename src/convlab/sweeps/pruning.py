@@ -1,5 +1,9 @@
 """Pruning: a trial's job reports its validation accuracy to its Optuna trial after every epoch and stops
-training when the study's pruner (conf/pruner) says so; results.json then has status ``pruned``."""
+training when the study's pruner (conf/pruner) says so; results.json then has status ``pruned``.
+
+Under DDP rank 0 alone reports and asks the pruner; its answer is broadcast to every rank, which all stop at
+the same epoch (Lightning does not sync ``should_stop``: a rank that stopped alone would wait in a barrier
+while the others wait in the next epoch's collectives, until the job's time limit)."""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 class OptunaPruning(pl.Callback):
-    """Reports ``val_results["acc"]`` to ``trial`` (step = epoch, 0-based) and stops the trainer when pruned."""
+    """Reports ``val_results["acc"]`` to ``trial`` (step = epoch, 0-based) and stops the trainer when pruned.
+    Rank 0 decides; a rank without a trial (None) follows rank 0's broadcast decision."""
 
     def __init__(self, trial: Any) -> None:
         self.trial = trial
@@ -24,15 +29,21 @@ class OptunaPruning(pl.Callback):
         self.last_val_acc: float | None = None
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        results = getattr(pl_module, "val_results", None) or {}
-        if trainer.sanity_checking or results.get("acc") is None or not trainer.is_global_zero:
+        if trainer.sanity_checking:  # the same on every rank: all of them reach the broadcast below, or none
             return
-        epoch = trainer.current_epoch
-        self.last_val_acc = float(results["acc"])
-        self.trial.report(self.last_val_acc, step=epoch)
-        if self.trial.should_prune():
-            self.pruned_after_epochs = epoch + 1
-            log.info("pruned by Optuna after epoch %d (validation accuracy %.4f)", epoch + 1, self.last_val_acc)
+        acc = (getattr(pl_module, "val_results", None) or {}).get("acc")
+        decision = (False, None)
+        if trainer.is_global_zero and acc is not None and self.trial is not None:
+            self.trial.report(float(acc), step=trainer.current_epoch)
+            decision = (bool(self.trial.should_prune()), float(acc))
+        prune, self.last_val_acc = trainer.strategy.broadcast(decision, src=0)
+        if prune:
+            self.pruned_after_epochs = trainer.current_epoch + 1
+            log.info(
+                "pruned by Optuna after epoch %d (validation accuracy %.4f)",
+                self.pruned_after_epochs,
+                self.last_val_acc,
+            )
             trainer.should_stop = True
 
     @property
@@ -45,7 +56,7 @@ def pruning_callback(cfg: DictConfig) -> OptunaPruning | None:
     from convlab.sweeps.study import job_trial
 
     trial = job_trial(cfg)
-    return OptunaPruning(trial) if trial is not None else None
+    return OptunaPruning(trial) if trial is not None else None  # every rank of a DDP job finds its trial
 
 
 def record_pruning(record: RunRecord, callbacks: Sequence[pl.Callback]) -> None:

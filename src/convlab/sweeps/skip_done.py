@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from convlab.config.overrides import NOT_IDENTITY_KEYS, command_line_overrides, job_identity, override_key, values_of
+from convlab.config.runtime import invocation
 from convlab.errors import ConfigError
 from convlab.runfiles.results import RESULTS_NAME, RunRecord, read_results
 
@@ -82,5 +83,5 @@ def resume_sweep_command(overrides: list[str], sweep_dir: str | Path) -> str:
     """The command line that re-runs a sweep in place: the jobs that finished ok are skipped, the others
     (failed, diverged, interrupted, never started) run again from the start."""
     kept = [o for o in overrides if override_key(o) not in (*NOT_IDENTITY_KEYS, "hydra.sweep.dir", "hydra.mode")]
-    args = ["python", "train.py", "-m", *kept, "skip_done=true", f"hydra.sweep.dir={sweep_dir}"]
-    return " ".join(shlex.quote(a) for a in args)
+    args = ["-m", *kept, "skip_done=true", f"hydra.sweep.dir={sweep_dir}"]
+    return f"{invocation()} {shlex.join(args)}"  # as the user started convlab: python train.py, convlab train, ...

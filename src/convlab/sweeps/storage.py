@@ -27,6 +27,7 @@ JOURNAL_PREFIX = "journal:"
 JOURNAL_SUFFIXES = (".journal", ".log")
 CONNECT_TIMEOUT_S = 5  # an unreachable database server is bad input, answered within seconds, not a hang
 SCHEMA_RETRIES = 8  # two workers creating a new RDB's tables at the same moment: the loser retries
+OPEN_RETRY_S = 2.0  # between attempts to open an RDB storage whose server is restarting
 # The SQL dialects whose driver takes libpq's/MySQL's connect_timeout (seconds).
 CONNECT_TIMEOUT_DIALECTS = ("postgresql", "mysql", "mariadb")
 
@@ -59,8 +60,12 @@ def describe(spec: str) -> str:
         return spec.split("@")[-1]
 
 
-def open_storage(spec: str) -> Any:
-    """The Optuna storage ``spec`` names, created if new; ConfigError (one line) when it cannot be opened."""
+def open_storage(spec: str, grace_s: float | None = None, wait_to_open: bool = False) -> Any:
+    """The Optuna storage ``spec`` names, created if new; ConfigError (one line) when it cannot be opened. An RDB's
+    calls are retried across a dropped connection for ``grace_s`` seconds (default STORAGE_GRACE_S); with
+    ``wait_to_open`` (a sweep's workers and jobs, not the pre-check) so is opening it."""
+    from convlab.sweeps.retrying_storage import STORAGE_GRACE_S, RetryingStorage
+
     path = journal_path(spec)
     if path is not None:
         return _journal(path)
@@ -69,7 +74,17 @@ def open_storage(spec: str) -> Any:
             f"hydra.sweeper.storage={spec}: neither an SQLAlchemy URL (sqlite:///optuna.db, postgresql://host/db) "
             "nor a journal file (journal:<path> or a path ending in .journal)"
         )
-    return _rdb(spec)
+    grace = STORAGE_GRACE_S if grace_s is None else grace_s
+    return RetryingStorage(_cached(_rdb(spec, grace if wait_to_open else 0.0)), grace)
+
+
+def _cached(storage: Any) -> Any:
+    """Optuna's cache over an RDB storage, as optuna.create_study(storage=<url>) would add it (fewer queries)."""
+    try:
+        from optuna.storages._cached_storage import _CachedStorage
+    except ImportError:  # a private module of Optuna's: without it, every call is a query
+        return storage
+    return _CachedStorage(storage)
 
 
 def _journal(path: Path) -> Any:
@@ -84,24 +99,37 @@ def _journal(path: Path) -> Any:
         raise ConfigError(f"Optuna journal {path}: cannot open it ({e.strerror or e})") from None
 
 
-def _rdb(url: str) -> Any:
+def _rdb(url: str, open_grace_s: float = 0.0) -> Any:
+    """Optuna's RDB storage; with ``open_grace_s`` a server that refuses connections (restarting) is asked again
+    until then, else (the pre-check: bad input) the first failure is one line."""
     import sqlalchemy.exc
     from optuna.storages import RDBStorage
 
-    engine_kwargs: dict[str, Any] = {}
+    from convlab.sweeps.retrying_storage import transient
+
+    # A pooled connection is checked before use: after a database restart the pool holds only dead ones (Optuna
+    # turns pool_pre_ping on for MySQL only).
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     dialect = url.split(":", 1)[0].split("+", 1)[0]
     if dialect in CONNECT_TIMEOUT_DIALECTS:
         engine_kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
     elif dialect == "sqlite":
         engine_kwargs["connect_args"] = {"timeout": 60}  # wait for another worker's write lock, do not fail
-    for attempt in range(SCHEMA_RETRIES):
+    deadline = time.monotonic() + open_grace_s
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return RDBStorage(url, engine_kwargs=engine_kwargs)
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.OperationalError) as e:
-            if attempt + 1 == SCHEMA_RETRIES or not _schema_race(e):
+            if _schema_race(e) and attempt < SCHEMA_RETRIES:
+                log.info("Optuna storage %s: another worker is creating its tables; retrying", describe(url))
+                time.sleep(random.uniform(0.2, 1.0) * attempt)
+            elif transient(e) and time.monotonic() + OPEN_RETRY_S < deadline:  # a job opening it mid-restart
+                log.warning("Optuna storage %s: cannot connect (%s); retrying", describe(url), _first_line(e))
+                time.sleep(OPEN_RETRY_S)
+            else:
                 raise ConfigError(f"Optuna storage {describe(url)}: cannot open it ({_first_line(e)})") from None
-            log.info("Optuna storage %s: another worker is creating its tables; retrying", describe(url))
-            time.sleep(random.uniform(0.2, 1.0) * (attempt + 1))
         except ImportError as e:  # Optuna wraps the driver's ModuleNotFoundError in an ImportError of its own
             hint = " (pip install -e '.[postgres]')" if dialect == "postgresql" else ""
             missing = e.__cause__ if isinstance(e.__cause__, ImportError) else e
@@ -110,7 +138,6 @@ def _rdb(url: str) -> Any:
             ) from None
         except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ValueError) as e:
             raise ConfigError(f"Optuna storage {describe(url)}: not a usable URL ({_first_line(e)})") from None
-    raise AssertionError("unreachable")
 
 
 def _schema_race(e: Exception) -> bool:

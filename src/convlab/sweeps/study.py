@@ -9,12 +9,16 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from convlab.config.runtime import per_command
 from convlab.errors import ConfigError
+from convlab.sweeps.liveness import LEASE_S, Lease, start_lease
 from convlab.sweeps.storage import describe, open_storage, storage_spec
 
 OPTUNA_SWEEPER = "hydra_plugins.convlab_sweeper.optuna_sweeper.OptunaSweeper"
-_checked: set[tuple[str, str]] = set()  # the pre-check composes every job of a command line: check each study once
+# The pre-check composes every job of a command line: check each study once per command.
+_checked: set[tuple[str, str]] = per_command(set())
 _opened: dict[str, Any] = {}  # storages opened by jobs: one engine (connection pool) per process, not per trial
+_leases: dict[int, Lease] = {}  # trial id: this process's lease on it
 
 
 def quiet_optuna() -> None:
@@ -40,7 +44,11 @@ def join_study(storage: str | None, sweep_dir: Path, name: str, direction: str, 
     quiet_optuna()
     spec = storage_spec(storage, sweep_dir)
     study = optuna.create_study(
-        storage=open_storage(spec), study_name=name, direction=direction, pruner=pruner, load_if_exists=True
+        storage=open_storage(spec, wait_to_open=True),
+        study_name=name,
+        direction=direction,
+        pruner=pruner,
+        load_if_exists=True,
     )
     _check_direction(study, spec, direction)
     return study, spec
@@ -100,7 +108,8 @@ def _warn_idle_pruner(cfg: DictConfig) -> None:
 
 def job_trial(cfg: DictConfig) -> Any:
     """The Optuna trial this job runs (``optuna_trial``, set by the sweeper), found in the sweep's storage by its
-    number; None outside an Optuna sweep. Works in the sweeper's process and in a joblib or submitit worker."""
+    number; None outside an Optuna sweep. Works in the sweeper's process and in a joblib or submitit worker.
+    Rank 0 then records where the job runs in its trial and keeps its lease (sweeps/liveness.py)."""
     from hydra.core.hydra_config import HydraConfig
 
     number = OmegaConf.select(cfg, "optuna_trial", default=None)
@@ -114,7 +123,10 @@ def job_trial(cfg: DictConfig) -> Any:
     quiet_optuna()
     sweeper = hydra_cfg.sweeper
     spec = storage_spec(OmegaConf.select(sweeper, "storage", default=None), str(hydra_cfg.sweep.dir))
-    storage = _opened[spec] if spec in _opened else _opened.setdefault(spec, open_storage(spec))
+    grace_s = OmegaConf.select(sweeper, "storage_grace_s", default=None)
+    if spec not in _opened:
+        _opened[spec] = open_storage(spec, grace_s=None if grace_s is None else float(grace_s), wait_to_open=True)
+    storage = _opened[spec]
     study = optuna.load_study(
         study_name=str(sweeper.study_name),
         storage=storage,
@@ -122,4 +134,16 @@ def job_trial(cfg: DictConfig) -> Any:
         pruner=pruner_of(cfg),
     )
     trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, int(number))
-    return optuna.trial.Trial(study, trial_id)
+    trial = optuna.trial.Trial(study, trial_id)
+    _keep_alive(trial, cfg, float(OmegaConf.select(sweeper, "lease_s", default=LEASE_S) or LEASE_S))
+    return trial
+
+
+def _keep_alive(trial: Any, cfg: DictConfig, lease_s: float) -> None:
+    """Rank 0's lease on its trial, once per trial and process."""
+    from convlab.config.runtime import process_rank
+
+    if process_rank() != 0 or trial._trial_id in _leases:
+        return
+    job_dir = Path(str(OmegaConf.select(cfg, "paths.output_dir", default="."))).absolute()
+    _leases[trial._trial_id] = start_lease(trial, job_dir, lease_s)

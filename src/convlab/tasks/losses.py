@@ -16,12 +16,19 @@ _OUTPUT_ACTIVATIONS = {
 
 
 class CrossEntropy(nn.Module):
-    """Cross-entropy on logits against class indices."""
+    """Cross-entropy on logits against class indices; ``label_smoothing`` as torch's (0 = none): the target puts
+    1 - label_smoothing on the true class and spreads label_smoothing evenly over all classes."""
 
     task_kinds = ("classification",)
 
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ConfigError(f"loss.label_smoothing={label_smoothing!r} is out of range: must be a number in [0, 1]")
+        self.label_smoothing = float(label_smoothing)
+
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits, target)
+        return F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
 
 
 class MSE(nn.Module):

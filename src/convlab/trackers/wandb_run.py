@@ -3,7 +3,10 @@
 W&B rules: one run per job, finished when the job ends, even when it raises (Lightning's WandbLogger
 otherwise attaches the next job of a multirun to the still-open run). Mode: WANDB_MODE > the config >
 online when an API key is configured, else offline; online that cannot reach the server within
-``init_timeout`` falls back to offline, so a job never hangs on the network.
+``init_timeout`` falls back to offline, so a job never hangs on the network. A job keeps its run's id in its
+directory (``wandb_run_id``): a SLURM job requeued and continued in place resumes the same W&B run
+(``resume="allow"``) instead of opening a second one. An attempt started over is moved to attempts/ with its
+id, and gets a run of its own.
 
 What W&B gets at the end of a job (summary, confusion matrix, per-class table, the most confident mistakes)
 is read from the job's results.json record and the predictions.npz it names: no number is computed twice.
@@ -15,6 +18,8 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+import secrets
+import string
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +29,8 @@ from hydra.core.hydra_config import HydraConfig
 
 from convlab.config.runtime import in_multirun, process_rank
 from convlab.errors import ConfigError
-from convlab.runfiles.predictions import read_predictions
+from convlab.fileio import atomic_write_text
+from convlab.runfiles.predictions import displayable, read_predictions
 from convlab.runfiles.results import RESULTS_NAME, RunRecord, read_results
 
 log = logging.getLogger(__name__)
@@ -43,6 +49,7 @@ _SUMMARY_KEYS = (
     "threads",
 )
 MISTAKES_IN_TABLE = 32
+RUN_ID_NAME = "wandb_run_id"  # in the job's directory (save_dir): the W&B run a continued job resumes
 _TEST_KEYS = ("acc", "f1_macro", "loss", "samples")
 
 
@@ -99,7 +106,10 @@ def wandb_logger(
         log.warning("finishing W&B run %s left open before this job", wandb.run.id)
         wandb.run.finish()
     Path(save_dir).mkdir(parents=True, exist_ok=True)
+    run_id = job_run_id(Path(save_dir))
     init = {
+        "id": run_id,
+        "resume": "allow",  # the id is new, or this job's own run from before a requeue: continue it
         "project": project,
         "entity": entity,
         "group": group or sweep_group(),
@@ -114,8 +124,20 @@ def wandb_logger(
         if resolved_mode != "online":
             raise
         log.warning("W&B online failed (%s); logging offline instead: `wandb sync` uploads it later", e)
+        wandb.teardown()  # the failed online attempt still holds the run id in W&B's service ("run ID in use")
         run = wandb.init(mode="offline", **init)
     return WandbLogger(experiment=run, project=project, save_dir=save_dir, log_model=log_model)
+
+
+def job_run_id(save_dir: Path) -> str:
+    """The W&B run id this job's directory keeps (a new one is generated and kept on the job's first start)."""
+    path = save_dir / RUN_ID_NAME
+    if path.is_file() and (kept := path.read_text().strip()):
+        log.info("continuing W&B run %s (%s)", kept, path)
+        return kept
+    run_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))  # W&B's own form
+    atomic_write_text(path, run_id + "\n")
+    return run_id
 
 
 def log_wandb_results(run: Any, record: RunRecord, run_dir: Path) -> None:
@@ -166,7 +188,7 @@ def mistakes_table(path: Path, class_names: list[str]) -> Any:
     found = read_predictions(path)
     rows = [
         [
-            wandb.Image(image),
+            wandb.Image(displayable(image)),  # H x W, or H x W x 3 for RGB
             int(i),
             class_names[found.label[i]],
             class_names[found.pred[i]],
@@ -189,7 +211,11 @@ def finish_wandb_run(run_dir: Path) -> None:
         status, error = record["status"], record.get("error")
     except Exception:
         pass
+    # Called from the job wrapper's finally: raising here would replace the job's own outcome (a requeued job's
+    # RunInterrupted, which tells submitit not to record a result, by wandb's ConnectionResetError when SLURM's
+    # SIGTERM reached wandb's service process too).
     try:
         wandb.run.summary.update({"status": status, **({"error": error} if error else {})})
-    finally:
         wandb.run.finish(exit_code=0 if status == "ok" else 1)
+    except Exception as e:
+        log.warning("W&B run not finished cleanly (%s: %s); its local files are kept", type(e).__name__, e)

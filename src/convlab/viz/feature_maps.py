@@ -36,17 +36,32 @@ class Picture:
 
 def channel_grid(maps: torch.Tensor, columns: int | None = None) -> np.ndarray:
     """C x H x W maps as one grid image (uint8 H x W x 3), every channel min-max scaled on its own."""
-    from torchvision.utils import make_grid
-
     maps = maps.detach().float().cpu()
     if maps.dim() == 2:
         maps = maps.unsqueeze(0)
-    scale = max(1, math.ceil(MIN_CELL_PIXELS / max(maps.shape[-2:])))
+    return _tile_grid(maps.unsqueeze(1), columns)
+
+
+def colour_grid(images: torch.Tensor, columns: int | None = None) -> np.ndarray:
+    """N x 3 x H x W as one grid of colour tiles (uint8 H x W x 3), each tile min-max scaled over its three
+    channels together so its colours keep their balance."""
+    return _tile_grid(images.detach().float().cpu(), columns)
+
+
+def _tile_grid(tiles: torch.Tensor, columns: int | None) -> np.ndarray:
+    from torchvision.utils import make_grid
+
+    scale = max(1, math.ceil(MIN_CELL_PIXELS / max(tiles.shape[-2:])))
     if scale > 1:  # nearest neighbour: a pixel stays a visible square rather than a blur
-        maps = maps.repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)
-    columns = columns or math.ceil(math.sqrt(maps.shape[0]))
-    grid = make_grid(maps.unsqueeze(1), nrow=columns, padding=2, normalize=True, scale_each=True, pad_value=1.0)
+        tiles = tiles.repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)
+    columns = columns or math.ceil(math.sqrt(tiles.shape[0]))
+    grid = make_grid(tiles, nrow=columns, padding=2, normalize=True, scale_each=True, pad_value=1.0)
     return (grid.permute(1, 2, 0).clamp(0, 1).mul(255).round().to(torch.uint8)).numpy()
+
+
+def input_picture(x: torch.Tensor) -> np.ndarray:
+    """One input (C x H x W): a colour image for three channels, else a grid of its channels."""
+    return colour_grid(x.unsqueeze(0), columns=1) if x.dim() == 3 and x.shape[0] == 3 else channel_grid(x)
 
 
 def layer_outputs(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Module, torch.Tensor]]:
@@ -81,7 +96,7 @@ def first_linear_on_images(model: nn.Module) -> nn.Linear | None:
 def model_pictures(model: nn.Module, x: torch.Tensor, input_label: str = "input") -> list[Picture]:
     """The input, then each conv/activation/pool output (N x C x H x W) for ``x`` (one image), then weights."""
     model = model.eval()
-    pictures = [Picture("input", "00_input", input_label, channel_grid(x[0]))]
+    pictures = [Picture("input", "00_input", input_label, input_picture(x[0]))]
     for i, (name, module, out) in enumerate(layer_outputs(model, x), start=1):
         if out.dim() != 4:  # dense layers: vectors, not maps
             continue
@@ -94,9 +109,11 @@ def model_pictures(model: nn.Module, x: torch.Tensor, input_label: str = "input"
         weights = conv.weight.detach()
         size = "x".join(map(str, weights.shape[-2:]))
         title = f"first-layer filters: {weights.shape[0]} of {weights.shape[1]} x {size}"
-        # One tile per (output, input) channel pair; a 1-channel input gives one tile per filter.
-        tiles = weights.reshape(-1, *weights.shape[-2:])
-        pictures.append(Picture("weights/first_conv_filters", "first_conv_filters", title, channel_grid(tiles)))
+        # On a colour input, one colour tile per filter; else one tile per (output, input) channel pair (a
+        # 1-channel input gives one tile per filter).
+        colour = weights.shape[1] == 3
+        grid = colour_grid(weights) if colour else channel_grid(weights.reshape(-1, *weights.shape[-2:]))
+        pictures.append(Picture("weights/first_conv_filters", "first_conv_filters", title, grid))
     linear = first_linear_on_images(model)
     if linear is not None:
         side = math.isqrt(linear.in_features)

@@ -85,17 +85,23 @@ def input_from_data(datamodule: Any, index: int) -> tuple[torch.Tensor, str]:
     return datamodule.normalize(test.images[index : index + 1]), f"test image {index} (class {label})"
 
 
-def input_from_photo(spec: str, datamodule: Any, size: int | None) -> tuple[torch.Tensor, str]:
-    """A photo (file or bundled name) in grayscale; for a classifier, resized to ``size`` and normalised."""
-    from convlab.data.photos import load_grayscale
+def input_from_photo(spec: str, datamodule: Any, size: int | None, channels: int = 1) -> tuple[torch.Tensor, str]:
+    """A photo (file or bundled name), in grayscale or colour as the model takes (``channels``); for a classifier,
+    resized to ``size`` and normalised."""
+    from convlab.data.photos import load_photo
 
-    photo = load_grayscale(spec, key="--image")
-    x = photo.reshape(1, 1, *photo.shape)
+    x = load_photo(spec, key="--image", channels=channels).unsqueeze(0)
     if getattr(datamodule, "task_kind", None) == "filter":
         return x, f"photo {spec}"
     x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    pixels = (x[:, 0].clamp(0, 1) * 255).round().to(torch.uint8)  # the data modules' uint8 form
+    pixels = (x.clamp(0, 1) * 255).round().to(torch.uint8)  # the data modules' uint8 form, N x C x H x W
     return datamodule.normalize(pixels), f"photo {spec}, resized to {size}x{size}"
+
+
+def input_channels(model: nn.Module) -> int:
+    """The channels the model's first convolution reads (1 for a model with none: an MLP on grayscale)."""
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    return int(conv.in_channels) if conv is not None else 1
 
 
 def model_input_size(cfg: DictConfig) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from convlab.viz.feature_maps import Picture, channel_grid, model_pictures
+from convlab.viz.feature_maps import Picture, channel_grid, input_picture, model_pictures
 
 POOL = 5  # a large pool, so its effect is visible on a 300x451 photo
 
@@ -21,10 +21,10 @@ def random_conv_stages(x: torch.Tensor, seed: int = 0) -> list[Picture]:
     images: on an all-positive input a random filter's response is mostly of one sign, and ReLU blanks it.
     """
     torch.manual_seed(seed)
-    pictures = [Picture("walkthrough/00_input", "00_input", f"input {x.shape[-2]}x{x.shape[-1]}", channel_grid(x[0]))]
+    pictures = [Picture("walkthrough/00_input", "00_input", f"input {x.shape[-2]}x{x.shape[-1]}", input_picture(x[0]))]
     centred = (x - 0.5) / 0.5
     for i, size in enumerate((3, 10)):
-        conv = nn.Conv2d(1, 3, size)
+        conv = nn.Conv2d(x.shape[1], 3, size)  # a colour image: each filter reads all three channels
         with torch.no_grad():
             out = conv(centred)
         relu = torch.relu(out)
@@ -46,7 +46,8 @@ def untrained_lenet_pictures(x: torch.Tensor, seed: int = 0) -> list[Picture]:
     from convlab.models import LeNet
 
     torch.manual_seed(seed)
-    features = LeNet().features  # the conv part works at any image size; the dense part needs 28x28
+    # the conv part works at any image size; the dense part needs 28x28
+    features = LeNet(in_channels=x.shape[1]).features
     pictures = model_pictures(features, (x - 0.5) / 0.5, "input, normalised (x - 0.5) / 0.5")[1:]
     return [
         Picture(f"untrained_lenet/{p.tag}", f"lenet_{p.name}", f"untrained LeNet {p.title}", p.pixels) for p in pictures
