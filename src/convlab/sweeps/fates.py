@@ -12,11 +12,13 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from convlab.config.overrides import group_choices
 from convlab.config.runtime import per_command
+from convlab.errors import ConvlabError
 from convlab.fileio import atomic_write_json
 from convlab.runfiles.results import RESULTS_NAME, RunRecord, Status, read_results
 
@@ -54,6 +56,17 @@ def note_unfinished(job_dir: Path, status: Status, reason: str) -> None:
     _unfinished.append(Unfinished(job_dir, status, reason))
 
 
+def planned_job(
+    hydra_context: Any, config: DictConfig, overrides: list[str], num: int | None = None
+) -> tuple[Path, DictConfig]:
+    """(directory, composed config) Hydra will give the job of ``overrides`` before it runs: hydra.sweep.dir /
+    hydra.sweep.subdir, with ``num`` as its hydra.job.num where given. Raises what composing it raises."""
+    cfg = hydra_context.config_loader.load_sweep_config(config, list(overrides))
+    if num is not None:
+        cfg.hydra.job.num = num
+    return Path(str(config.hydra.sweep.dir)) / str(OmegaConf.select(cfg, "hydra.sweep.subdir")), cfg
+
+
 def job_identity(job_cfg: DictConfig | None, overrides: list[str]) -> RunRecord:
     """The required keys of a job's record, from the config the launcher composed for it."""
     names = group_choices(job_cfg) if job_cfg is not None else {}
@@ -73,26 +86,26 @@ def job_identity(job_cfg: DictConfig | None, overrides: list[str]) -> RunRecord:
     return record
 
 
-def own_record(job_dir: Path) -> RunRecord | None:
+def own_record(job_dir: Path | None) -> RunRecord | None:
     """The job's results.json if it wrote one (a record the sweep wrote does not count), else None."""
-    if not (job_dir / RESULTS_NAME).is_file():
-        return None
-    try:
-        record = read_results(job_dir)
-    except Exception:  # a half-written or foreign file: the job did not finish its record
-        return None
-    return None if record.get("recorded_by") == RECORDED_BY_SWEEP else record
+    record = _readable_record(job_dir)
+    return None if record is None or record.get("recorded_by") == RECORDED_BY_SWEEP else record
 
 
-def sweep_reason(job_dir: Path) -> str | None:
+def sweep_reason(job_dir: Path | None) -> str | None:
     """The reason the sweep recorded for a job that could not record its own fate, else None."""
-    if not (job_dir / RESULTS_NAME).is_file():
+    record = _readable_record(job_dir)
+    return str(record.get("error")) if record is not None and record.get("recorded_by") == RECORDED_BY_SWEEP else None
+
+
+def _readable_record(job_dir: Path | None) -> RunRecord | None:
+    """The job directory's results.json, whoever wrote it; None when there is none or it does not read."""
+    if job_dir is None or not (job_dir / RESULTS_NAME).is_file():
         return None
     try:
-        record = read_results(job_dir)
-    except Exception:
+        return read_results(job_dir)
+    except ConvlabError:  # half-written or foreign: not a finished record
         return None
-    return str(record.get("error")) if record.get("recorded_by") == RECORDED_BY_SWEEP else None
 
 
 def record_fate(job_dir: Path, identity: RunRecord, status: Status, reason: str) -> RunRecord:

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from convlab.checkpoints.job_signals import slurm_job_id  # as sacct and scontrol name it
+
 log = logging.getLogger(__name__)
 
 LEASE_S = 120.0  # a job that has not renewed its lease for this long is presumed dead
@@ -31,14 +33,6 @@ SLURM_ALIVE = ("PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED", "CONFI
 
 def host() -> str:
     return os.uname().nodename
-
-
-def slurm_job_id() -> str | None:
-    """This process's SLURM job as sacct names it (``<array>_<task>`` for an array task), else None."""
-    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
-    if array and task:
-        return f"{array}_{task}"
-    return os.environ.get("SLURM_JOB_ID")
 
 
 class Lease:
@@ -100,8 +94,13 @@ def slurm_state(job_id: str) -> str | None:
 def orphaned(attrs: dict[str, Any]) -> bool:
     """A RUNNING trial whose job runs on while the worker that asked for it is gone (on this host): no one else
     would tell it when its job ends."""
+    return JOB_PID in attrs and _worker_gone(attrs)
+
+
+def _worker_gone(attrs: dict[str, Any]) -> bool:
+    """The worker that asked for the trial (``WORKER``, host:pid) ran on this host and its process is gone."""
     worker_host, _, worker_pid = str(attrs.get(WORKER, "")).rpartition(":")
-    return JOB_PID in attrs and worker_host == host() and worker_pid.isdigit() and not pid_alive(int(worker_pid))
+    return worker_host == host() and worker_pid.isdigit() and not pid_alive(int(worker_pid))
 
 
 def stale_reason(attrs: dict[str, Any], now: float | None = None) -> str | None:
@@ -116,8 +115,6 @@ def stale_reason(attrs: dict[str, Any], now: float | None = None) -> str | None:
         if (until := attrs.get(LEASE_UNTIL)) is not None and float(until) < now:
             return f"its job's lease expired {now - float(until):.0f} s ago"
         return None
-    worker = str(attrs.get(WORKER, ""))
-    worker_host, _, worker_pid = worker.rpartition(":")
-    if worker_host == host() and worker_pid.isdigit() and not pid_alive(int(worker_pid)):
-        return f"its worker ({worker}) is gone and its job never started"
+    if _worker_gone(attrs):
+        return f"its worker ({attrs[WORKER]}) is gone and its job never started"
     return None

@@ -37,7 +37,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from convlab.sweeps.fates import forget_unfinished, stop_sweep
+from convlab.sweeps.fates import forget_unfinished, planned_job, stop_sweep
 from convlab.sweeps.liveness import JOB_DIR, orphaned
 from convlab.sweeps.trial_fates import (
     RESUMED_FROM,
@@ -230,8 +230,7 @@ class OptunaSweeperBase(Sweeper):
         if self.hydra_context is None or self.config is None:
             return None
         try:
-            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
-            return (self.sweep_dir / str(OmegaConf.select(cfg, "hydra.sweep.subdir"))).absolute()
+            return planned_job(self.hydra_context, self.config, overrides)[0].absolute()
         except Exception as e:  # the job will say what is wrong; its directory is found from the launcher
             log.info("job directory of %s not known in advance: %s", overrides, e)
             return None

@@ -27,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from convlab.errors import RunInterrupted
 from convlab.runfiles.results import RunRecord
-from convlab.sweeps.fates import job_identity, note_unfinished, own_record, record_fate
+from convlab.sweeps.fates import job_identity, note_unfinished, own_record, planned_job, record_fate
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,7 @@ def job_dirs(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_
     out = []
     for idx, overrides in enumerate(job_overrides):
         try:
-            cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, list(overrides))
-            cfg.hydra.job.num = initial_job_idx + idx
-            out.append((sweep_dir / str(OmegaConf.select(cfg, "hydra.sweep.subdir")), cfg))
+            out.append(planned_job(launcher.hydra_context, launcher.config, list(overrides), initial_job_idx + idx))
         except Exception as e:  # the job will fail the same way and record it
             log.warning("job %d: directory not known in advance (%s)", initial_job_idx + idx, e)
             out.append((sweep_dir / f"{initial_job_idx + idx}_unknown", None))

@@ -19,8 +19,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from convlab.runfiles.results import RESULTS_NAME, read_results
-from convlab.sweeps.fates import RECORDED_BY_SWEEP, sweep_reason
+from convlab.sweeps.fates import own_record, sweep_reason
 from convlab.sweeps.liveness import JOB_DIR, stale_reason
 
 log = logging.getLogger(__name__)
@@ -55,17 +54,6 @@ def job_dir_of(trial: Any, sweep_dir: Path, returned: str | None = None) -> Path
     return found[0] if len(found) == 1 else None
 
 
-def own_record(job_dir: Path | None) -> dict[str, Any] | None:
-    """The results.json the job wrote itself; None when it wrote none (or only the sweep recorded its fate)."""
-    if job_dir is None or not (job_dir / RESULTS_NAME).is_file():
-        return None
-    try:
-        record = dict(read_results(job_dir))
-    except Exception:  # half-written or foreign: not the job's record
-        return None
-    return None if record.get("recorded_by") == RECORDED_BY_SWEEP else record
-
-
 def tell_from_job(
     study: Any, trial: Any, job_dir: Path | None, why_dead: str, worker_interrupted: bool = False
 ) -> str | None:
@@ -84,7 +72,7 @@ def tell_from_job(
         trial.set_user_attr(JOB_DIR, str(job_dir))
     if record is None:
         trial.set_user_attr(DIED, True)
-        trial.set_user_attr(FAIL_REASON, (sweep_reason(job_dir) if job_dir is not None else None) or why_dead)
+        trial.set_user_attr(FAIL_REASON, sweep_reason(job_dir) or why_dead)
     elif record.get("status") not in ("ok", None):
         trial.set_user_attr("status", str(record["status"]))
         if state == "FAIL":
