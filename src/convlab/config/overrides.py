@@ -7,6 +7,7 @@ pre-check, the sweep resume, the report and the trackers as it does to Hydra.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
@@ -77,13 +78,18 @@ def overrides_of(cfg: DictConfig) -> list[str]:
 
 
 def replaced_targets(cfg: DictConfig, overrides: list[str] | None = None) -> set[str]:
-    """The groups whose ``_target_`` the command line (``overrides``, default ``cfg``'s) sets
-    (``model._target_=mymodels.Tiny``): the group's option no longer names what runs."""
+    """The groups whose ``_target_`` the command line (``overrides``, default ``cfg``'s) sets."""
+    return replaced_groups(overrides_of(cfg) if overrides is None else overrides)
+
+
+def replaced_groups(overrides: Iterable[str]) -> set[str]:
+    """The groups whose ``_target_`` these overrides set (``model._target_=mymodels.Tiny``): the group's option no
+    longer names what runs."""
     groups = set()
-    for text in overrides_of(cfg) if overrides is None else overrides:
-        key = parse_override(text).key_or_group
-        group, _, leaf = key.partition(".")
-        if leaf == "_target_" and group in GROUPS and not parse_override(text).is_delete():
+    for text in overrides:
+        override = parse_override(str(text))
+        group, _, leaf = override.key_or_group.partition(".")
+        if leaf == "_target_" and group in GROUPS and not override.is_delete():
             groups.add(group)
     return groups
 

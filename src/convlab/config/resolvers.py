@@ -15,7 +15,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from convlab.config.overrides import parse_override
+from convlab.config.overrides import parse_override, replaced_groups
 from convlab.config.runtime import per_command
 
 # base -> the directory this command claimed for it; per command, so that a second run in the same second, in the
@@ -76,8 +76,7 @@ def slug(text: str, max_len: int = 100) -> str:
 def group_name(group: str, choice: str, target: str, overrides: Sequence[str]) -> str:
     """How a run directory names a group: its option (``lenet``), or, where the command line replaced the
     group's ``_target_`` (``model._target_=torchvision.models.resnet18``), the target's own name (``resnet18``)."""
-    replaced = any(parse_override(str(o)).key_or_group == f"{group}._target_" for o in overrides)
-    return str(target).rsplit(".", 1)[-1] if replaced else str(choice)
+    return str(target).rsplit(".", 1)[-1] if group in replaced_groups(overrides) else str(choice)
 
 
 def _register() -> None:
