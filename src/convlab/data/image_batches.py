@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,14 @@ from convlab.errors import DataError
 
 log = logging.getLogger(__name__)
 DECODE_CHUNK = 256  # images per worker task in the first decode: big enough to amortise the queue, small for the bar
+
+
+def different_sizes(first: str, first_size: Sequence[int], other: str, other_size: Sequence[int]) -> DataError:
+    """The one line for a folder of mixed image sizes without ``dataset.image_size``."""
+    return DataError(
+        f"images of different sizes: {first} is {first_size[0]}x{first_size[1]}, {other} is "
+        f"{other_size[0]}x{other_size[1]}; set dataset.image_size=<size> or [<height>, <width>] to resize them"
+    )
 
 
 class ImageBatches(Dataset):
@@ -50,11 +58,7 @@ class ImageBatches(Dataset):
     def decode(self, i: int) -> np.ndarray:
         pixels = decode_image(self.paths[i], self.channels, self.size if self.resize else None)
         if pixels.shape[1:] != self.size:
-            h, w = self.size
-            raise DataError(
-                f"images of different sizes: {self.size_source} is {h}x{w}, {self.paths[i]} is {pixels.shape[1]}x"
-                f"{pixels.shape[2]}; set dataset.image_size=<size> or [<height>, <width>] to resize them"
-            )
+            raise different_sizes(self.size_source, self.size, self.paths[i], pixels.shape[1:])
         return pixels
 
     def __getitem__(self, index: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,6 +106,15 @@ class _Outcome(Dataset):
             return start, e
 
 
+def _outcomes(dataset: Dataset, chunk: int, num_workers: int) -> Iterator[tuple[int, object]]:
+    """(start, result) of each ``chunk`` of ``dataset``, in order, computed in ``num_workers`` processes; a worker's
+    DataError is raised here as its one line."""
+    for start, outcome in worker_loader(_Outcome(dataset, chunk), num_workers):
+        if isinstance(outcome, DataError):
+            raise DataError(str(outcome))
+        yield start, outcome
+
+
 def worker_loader(dataset: Dataset, num_workers: int, persistent: bool = False, **kwargs) -> DataLoader:
     """A DataLoader whose batches are ``dataset[i]`` for what the sampler yields, decoded in ``num_workers``
     processes (0: in this one); ``persistent`` keeps them from epoch to epoch."""
@@ -143,11 +156,7 @@ def decode_all(batches: ImageBatches, num_workers: int, what: str) -> torch.Tens
     images = torch.empty((n, batches.channels or 1, *batches.size), dtype=torch.uint8)
     advance = progress(n, what)
     # Sequential chunks, in order: a worker's chunk lands at its offset, whatever order they finish in.
-    loader = worker_loader(_Outcome(batches, DECODE_CHUNK), min(num_workers, -(-n // DECODE_CHUNK)))
-    for start, outcome in loader:
-        if isinstance(outcome, DataError):
-            raise DataError(str(outcome))
-        chunk, _ = outcome
+    for start, (chunk, _) in _outcomes(batches, DECODE_CHUNK, min(num_workers, -(-n // DECODE_CHUNK))):
         if chunk.shape[1] > images.shape[1]:  # the first colour image: the grayscale ones so far become RGB
             images = images.expand(-1, chunk.shape[1], -1, -1).contiguous()
         images[start : start + len(chunk)] = chunk
@@ -173,9 +182,7 @@ def scan_headers(paths: Sequence[str | Path], num_workers: int = 0) -> tuple[int
     headers alone, read in ``num_workers`` processes: what the streaming path must know before its first batch."""
     channels, sizes = 1, {}
     advance = progress(len(paths), "reading image headers")
-    for start, outcome in worker_loader(_Outcome(_Headers(paths), DECODE_CHUNK * 4), num_workers):
-        if isinstance(outcome, DataError):
-            raise DataError(str(outcome))
+    for start, outcome in _outcomes(_Headers(paths), DECODE_CHUNK * 4, num_workers):
         for offset, (c, h, w) in enumerate(outcome):
             channels = max(channels, c)
             sizes.setdefault((h, w), str(paths[start + offset]))
@@ -187,11 +194,7 @@ def channel_stats(batches: Dataset, num_workers: int, batch: int = 1024) -> tupl
     """Per-channel mean and std, in [0, 1] units, of every image of ``batches`` (decoded in batches)."""
     sums = sq = None
     pixels = 0
-    loader = worker_loader(_Outcome(batches, batch), num_workers)
-    for _, outcome in loader:
-        if isinstance(outcome, DataError):
-            raise DataError(str(outcome))
-        images, _ = outcome
+    for _, (images, _) in _outcomes(batches, batch, num_workers):
         s, q, p = moments(images)
         sums, sq = (s, q) if sums is None else (sums + s, sq + q)
         pixels += p

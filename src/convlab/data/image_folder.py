@@ -26,6 +26,7 @@ from convlab.data.image_batches import (
     ImageBatches,
     channel_stats,
     decode_all,
+    different_sizes,
     image_stats,
     scan_headers,
     worker_loader,
@@ -279,10 +280,7 @@ class ImageFolderDataModule(TensorDataModule):
             channels, sizes = scan_headers(everything.paths, self.num_workers)
             if len(sizes) > 1 and self.image_size is None:
                 (a, file_a), (b, file_b) = list(sizes.items())[:2]
-                raise DataError(
-                    f"images of different sizes: {file_a} is {a[0]}x{a[1]}, {file_b} is {b[0]}x{b[1]}; "
-                    "set dataset.image_size=<size> or [<height>, <width>] to resize them"
-                )
+                raise different_sizes(file_a, a, file_b, b)
             meta = {"channels": self.channels or channels, "size": list(everything.size)}
         self._check_channels_guess(scan, meta["channels"])
         files = self._batches(scan, meta["channels"])
