@@ -45,13 +45,7 @@ def load_grayscale(spec: str, key: str = "dataset.image") -> torch.Tensor:
     """A bundled photo or an image file as a float32 H x W tensor in [0, 1] (colour becomes luminance)."""
     from skimage import color, util  # imported here: scikit-image is slow to import
 
-    check_image_spec(spec, key)
-    if str(spec) in BUNDLED_IMAGES:
-        import skimage.data
-
-        pixels = getattr(skimage.data, str(spec))()
-    else:
-        pixels = _read_image_file(Path(str(spec)), key)
+    pixels = _pixels(spec, key)
     if pixels.ndim == 3 and pixels.shape[-1] == 4:  # RGBA: drop alpha
         pixels = pixels[..., :3]
     if pixels.ndim == 3 and pixels.shape[-1] == 3:
@@ -76,19 +70,23 @@ def load_photo(spec: str, key: str = "dataset.image", channels: int = 1) -> torc
         return load_grayscale(spec, key).unsqueeze(0)
     from skimage import util
 
-    check_image_spec(spec, key)
-    if str(spec) in BUNDLED_IMAGES:
-        import skimage.data
-
-        pixels = getattr(skimage.data, str(spec))()
-    else:
-        pixels = _read_image_file(Path(str(spec)), key)
+    pixels = _pixels(spec, key)
     if pixels.ndim == 2:
         pixels = np.repeat(pixels[..., None], 3, axis=-1)
     if pixels.ndim != 3 or pixels.shape[-1] not in (3, 4):
         raise DataError(f"{key}={spec}: expected a grayscale or RGB(A) image, got an array of shape {pixels.shape}")
     rgb = np.clip(util.img_as_float(pixels[..., :3]), 0, 1)
     return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float()
+
+
+def _pixels(spec: str, key: str) -> np.ndarray:
+    """The photo's pixels as stored (H x W, or H x W x 3/4): a bundled photo by name, else an image file."""
+    check_image_spec(spec, key)
+    if str(spec) in BUNDLED_IMAGES:
+        import skimage.data
+
+        return getattr(skimage.data, str(spec))()
+    return _read_image_file(Path(str(spec)), key)
 
 
 def _read_image_file(path: Path, key: str) -> np.ndarray:
